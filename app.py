@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""The CDK app: `build_app()` builds it, running this file synthesizes it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+
+from hydra_stack.config import ENV_SELECTOR_KEY, ENVIRONMENTS_KEY, ConfigError, HydraConfig, load_config
+from stacks.ingress import IngressStack
+from stacks.service import ServiceStack
+from stacks.stateful import StatefulStack
+
+ROOT = Path(__file__).resolve().parent
+# cdk-nag AwsSolutions runs on every synthesis unless `-c hydra:nag=false`.
+NAG_KEY = "hydra:nag"
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The context block of cdk.json: feature flags and environments."""
+    return json.loads((ROOT / "cdk.json").read_text())["context"]
+
+
+def build_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = None) -> cdk.App:
+    """Build the app for the environment selected by ``context['env']``.
+
+    ``context`` is laid over cdk.json's context, so tests see the same
+    feature flags as `cdk synth`; context given to the CLI (`-c env=prod`)
+    overrides both. Raises :class:`ConfigError` on bad configuration.
+    """
+    app = cdk.App(
+        # Path metadata names the construct behind each resource, as `cdk synth` does.
+        context={"aws:cdk:enable-path-metadata": True, **cdk_json_context(), **(context or {})}, outdir=outdir,
+        # cfn-lint checks every template in `make synth`, `make test` and CI;
+        # the built-in copy of those rules would add about a second to each synthesis.
+        builtin_cloud_formation_validation=False)
+    config = load_config({key: app.node.try_get_context(key) for key in (ENV_SELECTOR_KEY, ENVIRONMENTS_KEY)})
+    build_stacks(app, config)
+    if app.node.try_get_context(NAG_KEY) is not False:
+        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app
+
+
+def build_stacks(app: cdk.App, config: HydraConfig) -> tuple[StatefulStack, IngressStack, ServiceStack]:
+    env = None if config.env_agnostic else cdk.Environment(account=config.account, region=config.region)
+    prefix = config.stack_prefix
+    stateful = StatefulStack(app, f"{prefix}-Stateful", config=config, env=env)
+    ingress = IngressStack(app, f"{prefix}-Ingress", config=config, stateful=stateful, env=env)
+    service = ServiceStack(app, f"{prefix}-Service", config=config, stateful=stateful, ingress=ingress, env=env)
+    for stack in (stateful, ingress, service):
+        cdk.Tags.of(stack).add("project", "hydra")
+        cdk.Tags.of(stack).add("hydra:environment", config.env_name)
+    return stateful, ingress, service
+
+
+def main() -> int:
+    try:
+        app = build_app()
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    app.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Configuration, analysis and operator tooling for the Hydra-on-AWS app (no CDK constructs)."""

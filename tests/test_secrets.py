@@ -1,0 +1,76 @@
+"""Secrets: generated, never in a template or a plain env var, reaching Hydra only as ECS secrets."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from .cfn import by_path, env_of, only, props, resources
+
+
+def test_system_secret_is_long_and_cannot_be_split_by_csv_parsing(synth):
+    _, secret = by_path(synth.templates["Stateful"], "Secrets/SystemSecret/Resource")
+    generator = props(secret)["GenerateSecretString"]
+    assert generator["PasswordLength"] >= 32
+    # Hydra reads list settings as CSV unless they are JSON: no ',' or '"' may appear.
+    assert generator["ExcludePunctuation"] is True and generator["IncludeSpace"] is False
+    assert "SecretStringTemplate" not in generator
+
+
+def test_production_secrets_outlive_the_stack(prod, dev):
+    for path in ("Secrets/SystemSecret/Resource", "Database/Cluster/Secret/Resource"):
+        assert by_path(prod.templates["Stateful"], path)[1]["DeletionPolicy"] == "Retain"
+        assert by_path(dev.templates["Stateful"], path)[1]["DeletionPolicy"] == "Delete"
+
+
+def test_dsn_is_composed_from_the_database_secret_by_the_composer(synth):
+    template = synth.templates["Stateful"]
+    _, dsn = only(template, "Custom::HydraDsn")
+    p = props(dsn)
+    attachment_id, _ = only(template, "AWS::SecretsManager::SecretTargetAttachment")
+    dsn_secret_id, _ = by_path(template, "Secrets/DsnSecret/Resource")
+    assert p["SourceSecretArn"] == {"Ref": attachment_id}, "the DSN must be built from host-bearing credentials"
+    assert p["TargetSecretArn"] == {"Ref": dsn_secret_id}
+    assert p["MaxConns"] == str(synth.config.hydra_max_conns)
+    assert p["VerifyLogin"] == "true"
+    writer_id, _ = by_path(template, "Database/Cluster/Writer/Resource")
+    assert writer_id in dsn["DependsOn"], "the login proof needs the writer instance"
+
+
+def test_composer_runs_inside_the_vpc_with_only_the_access_it_needs(synth):
+    template = synth.templates["Stateful"]
+    fn_id, fn = by_path(template, "Secrets/DsnComposer/Function/Resource")
+    assert props(fn)["Handler"] == "hydra_functions.dsn_composer.on_event"
+    assert props(fn)["VpcConfig"]["SubnetIds"], "the composer must run in the VPC to log in"
+    policy = next(p for p in resources(template, "AWS::IAM::Policy").values()
+                  if props(fn)["Role"]["Fn::GetAtt"][0] in [r["Ref"] for r in props(p)["Roles"]])
+    actions = {a for s in props(policy)["PolicyDocument"]["Statement"]
+               for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert actions <= {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret",
+                       "secretsmanager:PutSecretValue"}
+
+
+def test_container_gets_secrets_only_as_ecs_secrets(synth):
+    _, taskdef = only(synth.templates["Service"], "AWS::ECS::TaskDefinition")
+    [container] = props(taskdef)["ContainerDefinitions"]
+    model = synth.model
+    secrets = {s["Name"]: model.resolve(synth.stack_name("Service"), s["ValueFrom"]) for s in container["Secrets"]}
+    assert set(secrets) == {"DSN", "SECRETS_SYSTEM"}
+    paths = {name: model.resource(ref).path for name, ref in secrets.items()}
+    assert paths["DSN"].endswith("Secrets/DsnSecret/Resource")
+    assert paths["SECRETS_SYSTEM"].endswith("Secrets/SystemSecret/Resource")
+    env = env_of(container)
+    assert not {"DSN", "SECRETS_SYSTEM", "SECRETS_COOKIE", "DATABASE_URL"} & set(env)
+
+
+def test_no_template_holds_a_secret_value(synth):
+    for part, template in synth.templates.items():
+        for lid, res in template["Resources"].items():
+            if res["Type"] == "AWS::SecretsManager::Secret":
+                assert "SecretString" not in props(res), f"{part}/{lid} embeds a secret value"
+        text = json.dumps(template)
+        assert not re.search(r"postgres(ql)?://", text), f"{part} contains a connection string"
+        assert "SecretString:password" not in text.replace(
+            ":SecretString:password::}}", ""), f"{part} dereferences a password outside a dynamic reference"
+        for output in (template.get("Outputs") or {}).values():
+            assert "resolve:secretsmanager" not in json.dumps(output["Value"])

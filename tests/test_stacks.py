@@ -1,0 +1,83 @@
+"""Stacks: stateful apart from stateless, dependencies one way, outputs for the login app."""
+
+from __future__ import annotations
+
+import json
+
+import constructs
+
+from .cfn import by_path
+
+
+def imports_of(template: dict) -> set[str]:
+    """The producer stacks of every Fn::ImportValue in a template."""
+    found: set[str] = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "Fn::ImportValue" in node:
+                found.add(node["Fn::ImportValue"].split(":")[0])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+    walk(template)
+    return found
+
+
+def test_three_stacks_depend_stateful_then_ingress_then_service(synth):
+    assert imports_of(synth.templates["Stateful"]) == set()
+    assert imports_of(synth.templates["Ingress"]) == {synth.stack_name("Stateful")}
+    assert imports_of(synth.templates["Service"]) == {synth.stack_name("Stateful"), synth.stack_name("Ingress")}
+    deps = {d.node.id for d in synth.stack("Service").dependencies}
+    assert deps == {synth.stack_name("Stateful"), synth.stack_name("Ingress")}
+
+
+def test_stateless_stacks_hold_no_database_or_secret(synth):
+    for part in ("Ingress", "Service"):
+        types = {r["Type"] for r in synth.templates[part]["Resources"].values()}
+        assert not types & {"AWS::RDS::DBCluster", "AWS::RDS::DBInstance", "AWS::SecretsManager::Secret",
+                            "AWS::EC2::VPC"}, part
+
+
+def test_prod_stateful_stack_has_termination_protection(prod, dev):
+    assert prod.stack("Stateful").termination_protection is True
+    assert dev.stack("Stateful").termination_protection is False
+
+
+def test_stateful_logical_ids_are_stable(synth):
+    """Renaming these would make CloudFormation replace the database, the secrets or the VPC."""
+    template = synth.templates["Stateful"]
+    env = synth.config.env_name
+    assert by_path(template, "Network/Vpc/Resource")[0] == "NetworkVpc7FB7348F"
+    assert by_path(template, "Database/Cluster/Resource")[0] == "DatabaseCluster5B53A178"
+    assert by_path(template, "Database/Cluster/Writer/Resource")[0] == "DatabaseClusterWriterD43085C6"
+    assert by_path(template, "Database/Cluster/Secret/Resource")[0].startswith(
+        f"Hydra{env}StatefulDatabaseClusterSecret")
+    assert by_path(template, "Secrets/SystemSecret/Resource")[0] == "SecretsSystemSecret5A24F02C"
+    assert by_path(template, "Secrets/DsnSecret/Resource")[0] == "SecretsDsnSecretE1BFF767"
+
+
+def test_outputs_wire_the_login_app(synth):
+    outputs = synth.templates["Ingress"]["Outputs"]
+    for name in ("HydraPublicApi", "HydraAdminApi", "JwksUrl", "BastionInstanceId", "AdminPortForwardCommand"):
+        assert name in outputs
+    admin = json.dumps(outputs["HydraAdminApi"]["Value"])
+    assert admin.startswith('{"Fn::Join": ["", ["http://", {"Fn::GetAtt": ["LoadBalancersAdminNlb')
+    assert admin.endswith(':4445"]]}')
+    jwks = outputs["JwksUrl"]["Value"]["Fn::Join"][1]
+    public = outputs["HydraPublicApi"]["Value"]["Fn::Join"][1]
+    assert jwks[:-1] == public[:-1] and jwks[-1] == public[-1] + ".well-known/jwks.json"
+
+
+def test_stack_outputs_never_carry_secret_values(synth):
+    for part, template in synth.templates.items():
+        for name, output in (template.get("Outputs") or {}).items():
+            rendered = json.dumps(output["Value"])
+            assert "SecretString" not in rendered and "resolve:secretsmanager" not in rendered, (part, name)
+
+
+def test_constructs_resolves_to_the_installed_library():
+    """Our constructs live in hydra_constructs/: a local `constructs` package would shadow the library."""
+    assert "site-packages" in constructs.__file__
