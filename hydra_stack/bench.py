@@ -44,7 +44,7 @@ def _child(kind: str, env_name: str) -> None:
         from app import NAG_KEY, build_app
         app = build_app({"env": env_name, NAG_KEY: kind == "full"}, outdir=outdir)
     else:
-        from app import cdk_json_context
+        from hydra_stack.config import cdk_json_context
         app = cdk.App(context=cdk_json_context(), outdir=outdir, builtin_cloud_formation_validation=False)
         cdk.Stack(app, "Empty")
     app.synth()

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
+CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 ENVIRONMENTS_KEY = "hydra:environments"
 ENV_SELECTOR_KEY = "env"
 DEFAULT_ENV = "dev"
@@ -310,6 +313,11 @@ def settings_fields() -> list[dataclasses.Field]:
 
 
 # ----------------------------------------------------------------- loading ---
+
+def cdk_json_context() -> dict[str, Any]:
+    """The context block of cdk.json: feature flags and environments."""
+    return json.loads(CDK_JSON.read_text())["context"]
+
 
 def load_config(context: Mapping[str, Any]) -> HydraConfig:
     """Build the configuration of the environment selected by ``context['env']``."""

