@@ -2,6 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 ENV ?= dev
+OUT ?= cdk.out
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -10,14 +11,16 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export AWS_EC2_METADATA_DISABLED := true
 PY_STAMP := $(VENV)/.installed
+ACTIONLINT := .cache/bin/actionlint
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help install synth test bench docs snapshot-update constraints clean
+.PHONY: help install synth test bench exposure docs snapshot-update constraints clean
 
 help:
 	@echo "make synth [ENV=dev|prod]  synthesize one environment offline, then cfn-lint it"
 	@echo "make test                  the whole test suite (what CI runs)"
 	@echo "make bench [ENV=dev]       synthesis time and memory next to an empty CDK app"
+	@echo "make exposure              who can reach which port, per environment (Markdown)"
 	@echo "make snapshot-update       rewrite the template snapshots (review the diff!)"
 	@echo "make docs                  regenerate the README's configuration reference"
 
@@ -32,13 +35,17 @@ $(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(PY_STAMP) $(NODE_STAMP)
+# Built from the Go module proxy at the version pinned in tools/actionlint/go.mod.
+$(ACTIONLINT): tools/actionlint/go.mod tools/actionlint/go.sum
+	cd tools/actionlint && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -o $(CURDIR)/$(ACTIONLINT) github.com/rhysd/actionlint/cmd/actionlint
+
+install: $(PY_STAMP) $(NODE_STAMP) $(ACTIONLINT)
 
 synth: install
-	rm -rf cdk.out
-	cdk synth --quiet -c env=$(ENV)
-	cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json
-	@echo "Templates for $(ENV) in cdk.out/ (cdk-nag and cfn-lint found nothing)."
+	rm -rf $(OUT)
+	cdk synth --quiet -c env=$(ENV) -o $(OUT)
+	cfn-lint --ignore-checks W3005 -- $(OUT)/*.template.json
+	@echo "Templates for $(ENV) in $(OUT)/ (the admin API guard, cdk-nag and cfn-lint found nothing)."
 
 test: install
 	$(PY) -m pytest
@@ -46,8 +53,11 @@ test: install
 bench: install
 	$(PY) -m hydra_stack.bench --env $(ENV)
 
+exposure: install
+	@$(PY) -m hydra_stack.exposure
+
 docs: install
-	$(PY) -m hydra_stack.config_reference
+	$(PY) -m hydra_stack.docs
 
 snapshot-update: install
 	$(PY) -m pytest tests/test_snapshots.py --snapshot-update

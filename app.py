@@ -3,27 +3,21 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
 from typing import Any, Mapping
 
 import aws_cdk as cdk
-from cdk_nag import AwsSolutionsChecks
 
-from hydra_stack.config import ENV_SELECTOR_KEY, ENVIRONMENTS_KEY, ConfigError, HydraConfig, load_config
+from hydra_stack.config import (
+    ENV_SELECTOR_KEY, ENVIRONMENTS_KEY, ConfigError, HydraConfig, cdk_json_context, load_config,
+)
+from hydra_stack.guard import install_guard
 from stacks.ingress import IngressStack
 from stacks.service import ServiceStack
 from stacks.stateful import StatefulStack
 
-ROOT = Path(__file__).resolve().parent
 # cdk-nag AwsSolutions runs on every synthesis unless `-c hydra:nag=false`.
 NAG_KEY = "hydra:nag"
-
-
-def cdk_json_context() -> dict[str, Any]:
-    """The context block of cdk.json: feature flags and environments."""
-    return json.loads((ROOT / "cdk.json").read_text())["context"]
 
 
 def build_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = None) -> cdk.App:
@@ -41,7 +35,10 @@ def build_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = 
         builtin_cloud_formation_validation=False)
     config = load_config({key: app.node.try_get_context(key) for key in (ENV_SELECTOR_KEY, ENVIRONMENTS_KEY)})
     build_stacks(app, config)
+    # Synthesis fails if anything could make the admin API reachable from outside.
+    install_guard(app, config)
     if app.node.try_get_context(NAG_KEY) is not False:
+        from cdk_nag import AwsSolutionsChecks  # loading cdk-nag's jsii assembly costs ~0.1 s: only when used
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
 
@@ -58,14 +55,25 @@ def build_stacks(app: cdk.App, config: HydraConfig) -> tuple[StatefulStack, Ingr
     return stateful, ingress, service
 
 
+def synthesize(app: cdk.App) -> int:
+    """Synthesize; on a validation failure print CDK's message (no traceback) and return 1."""
+    try:
+        app.synth()
+    except RuntimeError as error:  # jsii carries CDK's validation errors as RuntimeError
+        if "Validation failed" not in str(error):
+            raise
+        print(str(error).split("\n    at ")[0], file=sys.stderr)
+        return 1
+    return 0
+
+
 def main() -> int:
     try:
         app = build_app()
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
-    app.synth()
-    return 0
+    return synthesize(app)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
-"""The configuration reference table in README.md, rendered from the settings themselves.
+"""The generated parts of README.md: the configuration reference and a sample exposure report.
 
-`make docs` rewrites the table between the README's markers; a test fails
+`make docs` rewrites every section between the README's markers; tests fail
 when the README and the code disagree.
 """
 
@@ -10,12 +10,11 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Callable
 
-from hydra_stack.config import ENVIRONMENTS_KEY, load_config, settings_fields
+from hydra_stack.config import ENVIRONMENTS_KEY, cdk_json_context, load_config, settings_fields
 
-ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
-START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def _show(value) -> str:
@@ -28,8 +27,8 @@ def _show(value) -> str:
     return "`" + json.dumps(value) + "`"
 
 
-def render() -> str:
-    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+def config_reference() -> str:
+    context = cdk_json_context()
     envs = sorted(context[ENVIRONMENTS_KEY])
     configs = {env: load_config({**context, "env": env}) for env in envs}
     lines = ["| key | " + " | ".join(envs) + " | meaning |", "|---|" + "---|" * len(envs) + "---|"]
@@ -40,20 +39,32 @@ def render() -> str:
     return "\n".join(lines)
 
 
-_SECTION = re.compile(re.escape(START) + r"\n(.*?)" + re.escape(END), re.S)
+def exposure_dev() -> str:
+    from hydra_stack.exposure import environment_network, render
+    return render("dev", environment_network("dev"))
 
 
-def readme_section(text: str) -> str:
-    match = _SECTION.search(text)
+SECTIONS: dict[str, Callable[[], str]] = {"config-reference": config_reference, "exposure:dev": exposure_dev}
+
+
+def _pattern(name: str) -> re.Pattern[str]:
+    return re.compile(re.escape(f"<!-- {name}:start -->") + r"\n(.*?)" + re.escape(f"<!-- {name}:end -->"), re.S)
+
+
+def readme_section(text: str, name: str) -> str:
+    match = _pattern(name).search(text)
     return match.group(1).rstrip("\n") if match else ""
 
 
 def main() -> int:
     text = README.read_text()
-    if not _SECTION.search(text):
-        print(f"README.md lacks the {START} ... {END} markers", file=sys.stderr)
-        return 1
-    README.write_text(_SECTION.sub(lambda _: f"{START}\n{render()}\n{END}", text, count=1))
+    for name, render in SECTIONS.items():
+        if not _pattern(name).search(text):
+            print(f"README.md lacks the <!-- {name}:start --> ... <!-- {name}:end --> markers", file=sys.stderr)
+            return 1
+        body = render()
+        text = _pattern(name).sub(lambda _: f"<!-- {name}:start -->\n{body}\n<!-- {name}:end -->", text, count=1)
+    README.write_text(text)
     return 0
 
 

@@ -37,3 +37,13 @@ def test_cdk_synth_stops_on_a_bad_setting(tmp_path):
     result = cdk("synth", "--quiet", "-c", "env=staging", tmp_path=tmp_path)
     assert result.returncode != 0
     assert "configuration error: env: got 'staging'; expected one of dev, prod" in result.stderr
+
+
+def test_cdk_synth_exits_non_zero_when_the_admin_port_is_exposed(tmp_path):
+    import sys
+    result = cdk("synth", "--quiet", "--app", f"{sys.executable} tests/fixtures/exposed_app.py", tmp_path=tmp_path)
+    assert result.returncode != 0
+    assert "[AdminApiGuard] [admin-port-ingress] Hydra-dev-Ingress/LoadBalancers/HydraTasksSecurityGroup/Resource: " \
+           "tcp 4445 into" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out" / "Hydra-dev-Ingress.template.json").exists()

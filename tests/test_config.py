@@ -131,5 +131,6 @@ def test_synthesis_stops_with_the_error_and_no_traceback(tmp_path):
 
 
 def test_readme_configuration_reference_matches_the_code():
-    from hydra_stack.config_reference import README, readme_section, render
-    assert readme_section(README.read_text()) == render(), "run `make docs` and commit README.md"
+    from hydra_stack.docs import README, config_reference, readme_section
+    assert readme_section(README.read_text(), "config-reference") == config_reference(), \
+        "run `make docs` and commit README.md"

@@ -1,0 +1,260 @@
+"""The guard: every way of exposing the admin port, injected into the real app, stops synthesis."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_elasticloadbalancingv2_targets as elbv2_targets
+
+from app import build_app
+from hydra_stack.from_templates import network_from_templates
+from hydra_stack.trust_boundary import Analysis, check
+
+from .conftest import context_for
+
+
+class Real:
+    """The real app, built by its own builder, with handles on what the injections need."""
+
+    def __init__(self, env: str = "dev", **overrides) -> None:
+        self.app = build_app(context_for(env, **overrides))
+        self.stateful = self.app.node.find_child(f"Hydra-{env}-Stateful")
+        self.ingress = self.app.node.find_child(f"Hydra-{env}-Ingress")
+        self.service_stack = self.app.node.find_child(f"Hydra-{env}-Service")
+        self.vpc = self.stateful.network.vpc
+        self.lbs = self.ingress.load_balancers
+
+    def synth_error(self) -> str:
+        with pytest.raises(RuntimeError) as excinfo:
+            self.app.synth()
+        message = str(excinfo.value)
+        assert message.startswith("ValidationFailedWithErrors: Validation failed with the following errors:")
+        assert "[AdminApiGuard] [" in message
+        return message
+
+
+def guard_messages(synth) -> list[str]:
+    net = network_from_templates(synth.model, admin_port=synth.config.hydra_admin_port,
+                                 public_port=synth.config.hydra_public_port,
+                                 allowed_cidrs=synth.config.admin_allowed_cidrs)
+    return [v.message() for v in check(net)]
+
+
+# ------------------------------------------------ the unmodified app passes ---
+
+def test_unmodified_app_passes_in_every_environment(dev, prod, dev_domain):
+    for synth in (dev, prod, dev_domain):
+        assert guard_messages(synth) == []
+
+
+def test_admin_port_has_no_internet_path_and_the_public_port_only_api_gateway(synth):
+    analysis = Analysis(network_from_templates(synth.model, admin_port=4445, public_port=4444))
+    assert analysis.internet_paths_to(4445) == []
+    paths = analysis.internet_paths_to(4444)
+    assert paths and all("PublicApi/VpcLink" in p for p in paths)
+
+
+# ------------------------------------------------------ security groups ---
+
+def test_inline_ipv4_rule_on_the_tasks(tmp_path):
+    real = Real()
+    real.lbs.hydra_tasks_sg.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(4445), "debugging")
+    message = real.synth_error()
+    assert ("[admin-port-ingress] Hydra-dev-Ingress/LoadBalancers/HydraTasksSecurityGroup/Resource: tcp 4445 into "
+            "Hydra-dev-Ingress/LoadBalancers/HydraTasksSecurityGroup/Resource from 0.0.0.0/0 (anywhere)") in message
+    assert "Fix: allow the admin port only from security groups granted with IngressStack.grant_admin_access()" \
+        in message
+
+
+def test_separate_ipv6_rule_with_a_port_range_covering_the_admin_port():
+    real = Real()
+    ec2.CfnSecurityGroupIngress(real.ingress, "WideOpenV6", group_id=real.lbs.admin_nlb_sg.security_group_id,
+                                ip_protocol="tcp", from_port=4000, to_port=5000, cidr_ipv6="::/0")
+    assert "[admin-port-ingress] Hydra-dev-Ingress/WideOpenV6: tcp 4000-5000 into " \
+           "Hydra-dev-Ingress/LoadBalancers/AdminNlbSecurityGroup/Resource from ::/0 (anywhere)" in real.synth_error()
+
+
+def test_all_traffic_from_another_private_range_is_outside():
+    """10.99.0.0/16 is RFC 1918 but not this VPC: peerings, VPNs and TGWs use such ranges."""
+    real = Real()
+    ec2.CfnSecurityGroupIngress(real.ingress, "PeeredVpc", group_id=real.lbs.hydra_tasks_sg.security_group_id,
+                                ip_protocol="-1", cidr_ip="10.99.0.0/16")
+    assert "[admin-port-ingress] Hydra-dev-Ingress/PeeredVpc: all traffic into " \
+           "Hydra-dev-Ingress/LoadBalancers/HydraTasksSecurityGroup/Resource from 10.99.0.0/16 (outside the VPC)" \
+        in real.synth_error()
+
+
+@pytest.mark.parametrize("source, why", [
+    ({"source_prefix_list_id": "pl-0123456789abcdef0"}, "a prefix list"),
+    ({"cidr_ip": "PARAMETER"}, "the parameter TrustedRange"),
+    ({"source_security_group_id": cdk.Fn.import_value("SomeoneElse:SecurityGroupId")},
+     "which no stack of this app exports"),
+])
+def test_unresolvable_sources_fail_closed(source, why):
+    real = Real()
+    if source.get("cidr_ip") == "PARAMETER":
+        source = {"cidr_ip": cdk.CfnParameter(real.ingress, "TrustedRange").value_as_string}
+    ec2.CfnSecurityGroupIngress(real.ingress, "Opaque", group_id=real.lbs.admin_nlb_sg.security_group_id,
+                                ip_protocol="tcp", from_port=4445, to_port=4445, **source)
+    message = real.synth_error()
+    assert "[admin-port-ingress] Hydra-dev-Ingress/Opaque: tcp 4445" in message
+    assert f"an unresolvable source: " in message and why in message
+
+
+def test_a_group_behind_an_internet_facing_load_balancer_is_outside():
+    real = Real()
+    alb_sg = ec2.SecurityGroup(real.ingress, "AlbSg", vpc=real.vpc)
+    elbv2.ApplicationLoadBalancer(real.ingress, "PublicAlb", vpc=real.vpc, internet_facing=True,
+                                  security_group=alb_sg)
+    real.ingress.grant_admin_access(alb_sg, "the ALB in front of the login app")
+    message = real.synth_error()
+    assert "[admin-port-ingress]" in message
+    assert "from security group Hydra-dev-Ingress/AlbSg/Resource, outside because it is attached to " \
+           "Hydra-dev-Ingress/PublicAlb/Resource (internet-facing)" in message
+
+
+def test_the_chain_is_followed_through_an_internal_load_balancer():
+    """Internet -> internet-facing ALB -> internal NLB (admits the ALB) -> granted admin access."""
+    real = Real()
+    alb_sg = ec2.SecurityGroup(real.ingress, "AlbSg", vpc=real.vpc)
+    elbv2.ApplicationLoadBalancer(real.ingress, "PublicAlb", vpc=real.vpc, internet_facing=True,
+                                  security_group=alb_sg)
+    relay_sg = ec2.SecurityGroup(real.ingress, "RelaySg", vpc=real.vpc)
+    elbv2.NetworkLoadBalancer(real.ingress, "RelayNlb", vpc=real.vpc, security_groups=[relay_sg])
+    relay_sg.add_ingress_rule(alb_sg, ec2.Port.tcp(443))
+    real.ingress.grant_admin_access(relay_sg, "relay")
+    assert "from security group Hydra-dev-Ingress/RelaySg/Resource, outside because " \
+           "Hydra-dev-Ingress/RelayNlb/Resource forwards traffic it admits from security group " \
+           "Hydra-dev-Ingress/AlbSg/Resource" in real.synth_error()
+
+
+# ------------------------------------------------------- load balancers ---
+
+def test_internet_facing_listener_on_the_admin_port():
+    real = Real()
+    exposed = elbv2.NetworkLoadBalancer(real.ingress, "ExposedNlb", vpc=real.vpc, internet_facing=True,
+                                        security_groups=[ec2.SecurityGroup(real.ingress, "ExposedSg", vpc=real.vpc)])
+    exposed.add_listener("Admin", port=4445, default_target_groups=[real.lbs.admin_target_group])
+    assert "[internet-facing-lb] Hydra-dev-Ingress/ExposedNlb/Resource: its listener " \
+           "Hydra-dev-Ingress/ExposedNlb/Admin/Resource listens on port 4445" in real.synth_error()
+
+
+def test_internet_facing_listener_forwarding_to_the_admin_target_group():
+    real = Real()
+    exposed = elbv2.NetworkLoadBalancer(real.ingress, "ExposedNlb", vpc=real.vpc, internet_facing=True,
+                                        security_groups=[ec2.SecurityGroup(real.ingress, "ExposedSg", vpc=real.vpc)])
+    exposed.add_listener("Tls", port=443, default_target_groups=[real.lbs.admin_target_group])
+    assert "[internet-facing-lb] Hydra-dev-Ingress/ExposedNlb/Resource: its listener " \
+           "Hydra-dev-Ingress/ExposedNlb/Tls/Resource on port 443 forwards to port 4445" in real.synth_error()
+
+
+@pytest.mark.parametrize("tg_port, target_port", [(4445, None), (80, 4445)])
+def test_internet_facing_target_group_whose_port_or_targets_are_the_admin_port(tg_port, target_port):
+    real = Real()
+    alb = elbv2.ApplicationLoadBalancer(real.ingress, "Alb", vpc=real.vpc, internet_facing=True)
+    listener = alb.add_listener("Http", port=80, open=False)
+    listener.add_targets("Tasks", port=tg_port, protocol=elbv2.ApplicationProtocol.HTTP,
+                         targets=[elbv2_targets.IpTarget("10.40.16.10", port=target_port)])
+    assert "[internet-facing-lb] Hydra-dev-Ingress/Alb/Resource: its listener Hydra-dev-Ingress/Alb/Http/Resource " \
+           "on port 80 forwards to port 4445" in real.synth_error()
+
+
+def test_a_vpc_linked_nlb_may_not_reach_the_admin_port():
+    real = Real()
+    real.lbs.public_nlb.add_listener("AdminToo", port=4445, default_target_groups=[real.lbs.admin_target_group])
+    assert "[vpc-linked-lb] Hydra-dev-Ingress/LoadBalancers/PublicNlb/Resource: its listener " \
+           "Hydra-dev-Ingress/LoadBalancers/PublicNlb/AdminToo/Resource listens on port 4445; API Gateway reaches " \
+           "it through Hydra-dev-Ingress/PublicApi/VpcLink/Resource" in real.synth_error()
+
+
+# ---------------------------------------------------------- API Gateway ---
+
+def test_rest_integration_naming_the_admin_port():
+    real = Real()
+    api = real.ingress.public_api
+    api.rest_api.root.add_resource("backdoor").add_method("ANY", apigw.Integration(
+        type=apigw.IntegrationType.HTTP_PROXY, integration_http_method="ANY",
+        uri=f"http://{real.lbs.public_nlb.load_balancer_dns_name}:4445/admin/clients",
+        options=apigw.IntegrationOptions(connection_type=apigw.ConnectionType.VPC_LINK, vpc_link=api.vpc_link)))
+    assert "[api-integration] Hydra-dev-Ingress/PublicApi/RestApi/Default/backdoor/ANY/Resource: its URI " in \
+        real.synth_error()
+
+
+def test_rest_vpc_link_to_the_admin_nlb():
+    real = Real()
+    api = real.ingress.public_api
+    link = apigw.VpcLink(real.ingress, "AdminLink", targets=[real.lbs.admin_nlb])
+    api.rest_api.root.add_resource("clients").add_method("ANY", apigw.Integration(
+        type=apigw.IntegrationType.HTTP_PROXY, integration_http_method="ANY",
+        uri=f"http://{real.lbs.admin_nlb.load_balancer_dns_name}:4445/admin/clients",
+        options=apigw.IntegrationOptions(connection_type=apigw.ConnectionType.VPC_LINK, vpc_link=link)))
+    message = real.synth_error()
+    assert "[vpc-linked-lb] Hydra-dev-Ingress/LoadBalancers/AdminNlb/Resource" in message
+    assert "API Gateway reaches it through Hydra-dev-Ingress/AdminLink/Resource" in message
+    assert "[api-integration] Hydra-dev-Ingress/PublicApi/RestApi/Default/clients/ANY/Resource" in message
+
+
+def test_http_api_with_a_vpc_link_v2_to_the_admin_listener():
+    real = Real()
+    link_sg = ec2.SecurityGroup(real.ingress, "LinkSg", vpc=real.vpc)
+    link = apigwv2.CfnVpcLink(real.ingress, "HttpLink", name="admin", security_group_ids=[link_sg.security_group_id],
+                              subnet_ids=real.vpc.select_subnets(subnet_group_name="private").subnet_ids)
+    http_api = apigwv2.CfnApi(real.ingress, "HttpApi", name="side-door", protocol_type="HTTP")
+    apigwv2.CfnIntegration(real.ingress, "AdminIntegration", api_id=http_api.ref, integration_type="HTTP_PROXY",
+                           integration_method="ANY", connection_type="VPC_LINK", connection_id=link.ref,
+                           integration_uri=real.lbs.admin_listener.listener_arn, payload_format_version="1.0")
+    message = real.synth_error()
+    assert "[api-integration] Hydra-dev-Ingress/AdminIntegration: it targets the listener " in message
+    assert "[vpc-linked-lb] Hydra-dev-Ingress/LoadBalancers/AdminNlb/Resource" in message
+
+
+# ---------------------------------------------------- other doors in ---
+
+def test_privatelink_endpoint_service_on_the_admin_nlb():
+    real = Real()
+    ec2.VpcEndpointService(real.ingress, "ShareAdmin", vpc_endpoint_service_load_balancers=[real.lbs.admin_nlb])
+    assert "[privatelink] Hydra-dev-Ingress/ShareAdmin/ShareAdmin: the endpoint service fronts " \
+           "Hydra-dev-Ingress/LoadBalancers/AdminNlb/Resource, which reaches port 4445" in real.synth_error()
+
+
+def test_cloudfront_vpc_origin_on_the_admin_nlb():
+    real = Real()
+    cloudfront.CfnVpcOrigin(real.ingress, "AdminOrigin", vpc_origin_endpoint_config={
+        "arn": real.lbs.admin_nlb.load_balancer_arn, "name": "admin", "httpPort": 4445,
+        "originProtocolPolicy": "http-only"})
+    assert "[privatelink] Hydra-dev-Ingress/AdminOrigin: the CloudFront VPC origin targets " \
+           "Hydra-dev-Ingress/LoadBalancers/AdminNlb/Resource" in real.synth_error()
+
+
+def test_hydra_tasks_with_a_public_ip():
+    real = Real()
+    service = real.service_stack.hydra.service.node.default_child
+    service.add_property_override("NetworkConfiguration.AwsvpcConfiguration.AssignPublicIp", "ENABLED")
+    assert "[hydra-public] Hydra-dev-Service/Hydra/Service/Service: the ECS service serving port 4445 has a " \
+           "public IP" in real.synth_error()
+
+
+def test_hydra_tasks_in_public_subnets():
+    real = Real()
+    service = real.service_stack.hydra.service.node.default_child
+    service.add_property_override("NetworkConfiguration.AwsvpcConfiguration.Subnets",
+                                  real.vpc.select_subnets(subnet_type=ec2.SubnetType.PUBLIC).subnet_ids)
+    assert "[hydra-public] Hydra-dev-Service/Hydra/Service/Service: the ECS service serving port 4445 runs in " \
+           "public subnets" in real.synth_error()
+
+
+# ------------------------------------------------ legitimate additions ---
+
+def test_granting_another_stacks_group_and_private_ranges_passes():
+    real = Real(admin_allowed_cidrs=["10.50.0.0/24", "10.40.64.0/20"])
+    login = cdk.Stack(real.app, "LoginApp")
+    login_sg = ec2.SecurityGroup(login, "LoginAppSg", vpc=real.vpc)
+    real.ingress.grant_admin_access(login_sg, "login/consent app")
+    tooling_sg = ec2.SecurityGroup(real.ingress, "OpsTooling", vpc=real.vpc)
+    real.ingress.grant_admin_access(tooling_sg, "operations tooling")
+    real.app.synth()  # no exception
