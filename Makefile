@@ -14,13 +14,14 @@ PY_STAMP := $(VENV)/.installed
 ACTIONLINT := .cache/bin/actionlint
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help install synth test bench exposure docs snapshot-update constraints clean
+.PHONY: help install synth test bench exposure system-secret docs snapshot-update constraints clean
 
 help:
 	@echo "make synth [ENV=dev|prod]  synthesize one environment offline, then cfn-lint it"
 	@echo "make test                  the whole test suite (what CI runs)"
 	@echo "make bench [ENV=dev]       synthesis time and memory next to an empty CDK app"
 	@echo "make exposure              who can reach which port, per environment (Markdown)"
+	@echo "make system-secret STEP=.. ENV=..  rotate SECRETS_SYSTEM (status, append, promote, rekey, drop)"
 	@echo "make snapshot-update       rewrite the template snapshots (review the diff!)"
 	@echo "make docs                  regenerate the README's configuration reference"
 
@@ -55,6 +56,10 @@ bench: install
 
 exposure: install
 	@$(PY) -m hydra_stack.exposure
+
+# STEP is status, append, promote, rekey or drop (see README: Rotating SECRETS_SYSTEM).
+system-secret: install
+	$(PY) -m hydra_stack.system_secret $(STEP) --env $(ENV)
 
 docs: install
 	$(PY) -m hydra_stack.docs

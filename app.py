@@ -13,6 +13,7 @@ from hydra_stack.config import (
 )
 from hydra_stack.guard import install_guard
 from stacks.ingress import IngressStack
+from stacks.operations import OperationsStack
 from stacks.service import ServiceStack
 from stacks.stateful import StatefulStack
 
@@ -43,16 +44,19 @@ def build_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = 
     return app
 
 
-def build_stacks(app: cdk.App, config: HydraConfig) -> tuple[StatefulStack, IngressStack, ServiceStack]:
+def build_stacks(app: cdk.App, config: HydraConfig) -> tuple[cdk.Stack, ...]:
     env = None if config.env_agnostic else cdk.Environment(account=config.account, region=config.region)
     prefix = config.stack_prefix
     stateful = StatefulStack(app, f"{prefix}-Stateful", config=config, env=env)
     ingress = IngressStack(app, f"{prefix}-Ingress", config=config, stateful=stateful, env=env)
     service = ServiceStack(app, f"{prefix}-Service", config=config, stateful=stateful, ingress=ingress, env=env)
-    for stack in (stateful, ingress, service):
+    operations = OperationsStack(app, f"{prefix}-Operations", config=config, stateful=stateful, ingress=ingress,
+                                 service=service, env=env)
+    stacks = (stateful, ingress, service, operations)
+    for stack in stacks:
         cdk.Tags.of(stack).add("project", "hydra")
         cdk.Tags.of(stack).add("hydra:environment", config.env_name)
-    return stateful, ingress, service
+    return stacks
 
 
 def synthesize(app: cdk.App) -> int:

@@ -36,6 +36,17 @@ LAMBDA_VPC_ACCESS = MANAGED_POLICY + "service-role/AWSLambdaVPCAccessExecutionRo
 LOG_RETENTION_SINGLETON_ID = "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a"
 
 
+def nag_arn(service: str, resource: str) -> str:
+    """An ARN of this account and region as cdk-nag prints it in finding ids."""
+    return f"arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}"
+
+
+def nag_ref(element: IConstruct, attribute: str | None = None) -> str:
+    """A reference to a resource of this stack as cdk-nag prints it: <LogicalId> or <LogicalId.Attr>."""
+    logical_id = cdk.Stack.of(element).get_logical_id(element)
+    return f"<{logical_id}.{attribute}>" if attribute else f"<{logical_id}>"
+
+
 def acknowledge(scope: IConstruct, rule: str, reason: str, *findings: str) -> None:
     """Acknowledge a cdk-nag rule on ``scope`` and below.
 

@@ -92,8 +92,6 @@ class Database(Construct):
                 "5432 is reachable only from named security groups in isolated subnets; a non-default "
                 "port would add nothing but friction.")),
         )
-        acknowledge(self.cluster.node.find_child("Secret"), "AwsSolutions-SMG4",
-                    "Not rotated yet: alternating-users rotation with DSN recomposition is tracked as issue 4.")
         # RDS creates the exported log group itself; CDK's singleton function sets its retention.
         log_retention = cdk.Stack.of(self).node.try_find_child(LOG_RETENTION_SINGLETON_ID)
         if log_retention is not None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import Duration, RemovalPolicy, Validations, aws_ec2 as ec2, aws_lambda as lambda_, aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from ._util import LAMBDA_BASIC_EXECUTION, LAMBDA_VPC_ACCESS, acknowledge, retention
+from ._util import LAMBDA_BASIC_EXECUTION, LAMBDA_VPC_ACCESS, acknowledge, nag_ref, retention
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -20,23 +22,27 @@ def functions_code() -> lambda_.Code:
     return lambda_.Code.from_asset(str(FUNCTIONS_DIR), exclude=["**/__pycache__", "**/*.pyc"])
 
 
-class VpcFunction(Construct):
-    """A Python function inside the VPC with a security group of its own.
+class HydraFunction(Construct):
+    """A Python function from ``functions/``; with a VPC, it gets a security group of its own.
 
-    Provides ``function`` and ``security_group`` (no inbound rules; outbound
-    443 only, plus whatever callers open with ``connections``). Invariant: the
-    function's log group has the environment's retention.
+    Provides ``function`` and, in a VPC, ``security_group`` (no inbound rules;
+    outbound 443 only, plus whatever callers open through ``connections``).
+    Invariant: the function's log group has the environment's retention.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, handler: str, description: str,
-                 vpc: ec2.IVpc, subnets: ec2.SubnetSelection, log_retention_days: int,
+                 log_retention_days: int, vpc: ec2.IVpc | None = None, subnets: ec2.SubnetSelection | None = None,
                  timeout: Duration = Duration.minutes(5), environment: dict[str, str] | None = None,
                  production: bool = False) -> None:
         super().__init__(scope, construct_id)
-        self.security_group = ec2.SecurityGroup(
-            self, "SecurityGroup", vpc=vpc, allow_all_outbound=False,
-            description=f"{description} - no inbound, HTTPS out to AWS APIs")
-        self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "AWS APIs over HTTPS")
+        self.security_group: ec2.SecurityGroup | None = None
+        if vpc is not None:
+            self.security_group = ec2.SecurityGroup(
+                self, "SecurityGroup", vpc=vpc, allow_all_outbound=False,
+                # EC2 accepts only a restricted character set in group descriptions.
+                description=re.sub(r"[^a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*]", "", description)
+                + " - no inbound, HTTPS out to AWS APIs")
+            self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "AWS APIs over HTTPS")
         log_group = logs.LogGroup(
             self, "Logs", retention=retention(log_retention_days),
             removal_policy=RemovalPolicy.RETAIN if production else RemovalPolicy.DESTROY)
@@ -50,18 +56,20 @@ class VpcFunction(Construct):
             timeout=timeout,
             memory_size=256,
             vpc=vpc,
-            vpc_subnets=subnets,
-            security_groups=[self.security_group],
+            vpc_subnets=subnets if vpc is not None else None,
+            security_groups=[self.security_group] if self.security_group else None,
             log_group=log_group,
             environment=environment,
         )
+        policies = [LAMBDA_BASIC_EXECUTION] + ([LAMBDA_VPC_ACCESS] if vpc is not None else [])
         acknowledge(self.function, "AwsSolutions-IAM4",
-                    "AWSLambdaBasicExecutionRole and AWSLambdaVPCAccessExecutionRole are what Lambda needs "
-                    "to write this function's logs and attach its ENIs in the VPC.",
-                    LAMBDA_BASIC_EXECUTION, LAMBDA_VPC_ACCESS)
+                    "AWSLambdaBasicExecutionRole (and, in the VPC, AWSLambdaVPCAccessExecutionRole) are what "
+                    "Lambda needs to write this function's logs and attach its ENIs.", *policies)
 
     @property
     def connections(self) -> ec2.Connections:
+        if self.security_group is None:
+            raise TypeError("a function outside the VPC has no security group to connect")
         return self.security_group.connections
 
 
@@ -76,20 +84,36 @@ class CustomResourceProvider(Construct):
                  log_retention_days: int, is_complete: lambda_.IFunction | None = None,
                  query_interval: Duration | None = None, total_timeout: Duration | None = None) -> None:
         super().__init__(scope, construct_id)
+        log_group = logs.LogGroup(self, "Logs", retention=retention(log_retention_days),
+                                  removal_policy=RemovalPolicy.DESTROY)
         self.provider = cr.Provider(
             self, "Provider",
             on_event_handler=on_event,
             is_complete_handler=is_complete,
             query_interval=query_interval,
             total_timeout=total_timeout,
-            log_group=logs.LogGroup(self, "Logs", retention=retention(log_retention_days),
-                                    removal_policy=RemovalPolicy.DESTROY),
+            log_group=log_group,
+            disable_waiter_state_machine_logging=False if is_complete else None,
+            waiter_state_machine_log_options=cr.LogOptions(
+                destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False)
+            if is_complete else None,
         )
         self.service_token = self.provider.service_token
         acknowledge(self.provider, "AwsSolutions-IAM4",
-                    "The provider framework's function writes its logs with AWSLambdaBasicExecutionRole.",
+                    "The provider framework's functions write their logs with AWSLambdaBasicExecutionRole.",
                     LAMBDA_BASIC_EXECUTION)
-        handler_id = cdk.Stack.of(self).get_logical_id(on_event.node.default_child)
+        invoked = [on_event] + ([is_complete] if is_complete else [])
+        if is_complete:
+            invoked += [self.provider.node.find_child(name) for name in ("framework-isComplete",
+                                                                          "framework-onTimeout")]
         acknowledge(self.provider, "AwsSolutions-IAM5",
-                    "The provider framework may invoke any version of its own handler function, nothing else.",
-                    f"Resource::<{handler_id}.Arn>:*")
+                    "The provider framework may invoke any version of its own functions, nothing else.",
+                    *(f"Resource::{nag_ref(f.node.default_child, 'Arn')}:*" for f in invoked))
+        if is_complete:
+            acknowledge(self.provider.node.find_child("waiter-state-machine"), "AwsSolutions-IAM5",
+                        "Step Functions logging needs the CloudWatch Logs delivery actions "
+                        "(logs:CreateLogDelivery and friends), which have no resource-level permissions.",
+                        "Resource::*")
+            acknowledge(self.provider, "AwsSolutions-SF2",
+                        "The provider framework's waiter only polls the is-complete function; its steps are "
+                        "logged, and X-Ray tracing of a polling loop would add cost and no insight.")

@@ -17,6 +17,7 @@ from hydra_stack.config import HydraConfig
 from ._util import acknowledge, retention
 
 CONTAINER_NAME = "hydra"
+MIGRATE_CONTAINER = "hydra-migrate"
 
 
 def hydra_environment(config: HydraConfig, public_url: str) -> dict[str, str]:
@@ -78,10 +79,45 @@ def hydra_image(scope: Construct, config: HydraConfig) -> ecs.ContainerImage:
     return ecs.ContainerImage.from_registry(config.hydra_image)
 
 
+def hardened_container(task_definition: ecs.FargateTaskDefinition, construct_id: str, *, config: HydraConfig,
+                       image: ecs.ContainerImage, command: list[str], environment: dict[str, str],
+                       secrets: dict[str, ecs.Secret], log_group: logs.ILogGroup, stream_prefix: str,
+                       **extra) -> ecs.ContainerDefinition:
+    """A Hydra container: non-root, read-only root filesystem, no Linux capabilities, JSON logs."""
+    linux = ecs.LinuxParameters(task_definition, f"{construct_id}LinuxParameters", init_process_enabled=True)
+    linux.drop_capabilities(ecs.Capability.ALL)
+    return task_definition.add_container(
+        construct_id, image=image, command=command, user=config.hydra_user, readonly_root_filesystem=True,
+        linux_parameters=linux, essential=True, environment=environment, secrets=secrets,
+        logging=ecs.LogDrivers.aws_logs(
+            stream_prefix=stream_prefix, log_group=log_group,
+            # A full log buffer must not stall token issuance.
+            mode=ecs.AwsLogDriverMode.NON_BLOCKING, max_buffer_size=cdk.Size.mebibytes(25)),
+        **extra)
+
+
+def fargate_task_definition(scope: Construct, construct_id: str, *, config: HydraConfig, family: str,
+                            cpu: int, memory: int) -> ecs.FargateTaskDefinition:
+    return ecs.FargateTaskDefinition(
+        scope, construct_id, family=family, cpu=cpu, memory_limit_mib=memory,
+        runtime_platform=ecs.RuntimePlatform(
+            operating_system_family=ecs.OperatingSystemFamily.LINUX,
+            cpu_architecture=(ecs.CpuArchitecture.ARM64 if config.hydra_architecture == "arm64"
+                              else ecs.CpuArchitecture.X86_64)))
+
+
+def command_environment(config: HydraConfig) -> dict[str, str]:
+    """What a one-off Hydra command needs besides its DSN: logs, telemetry off, the TTLs."""
+    return {k: v for k, v in hydra_environment(config, "https://unused.invalid/").items()
+            if k.startswith(("TTL_", "LOG_", "SQA_"))}
+
+
 class HydraService(Construct):
     """`hydra serve all` on Fargate behind the public and admin target groups.
 
-    Provides ``cluster``, ``task_definition``, ``service`` and ``log_group``.
+    Provides ``cluster``, ``task_definition``, ``service``, ``log_group``,
+    ``image`` and ``commands_sg`` (the security group of one-off Hydra
+    commands: migrations and the janitor).
     Invariants: private subnets, no public IP, the tasks' security group from
     the load balancers (so the trust boundary is defined in one place),
     secrets only as ECS secrets, non-root with a read-only root filesystem and
@@ -92,7 +128,7 @@ class HydraService(Construct):
                  subnets: ec2.SubnetSelection, hydra_tasks_sg: ec2.ISecurityGroup,
                  public_target_group: elbv2.INetworkTargetGroup, admin_target_group: elbv2.INetworkTargetGroup,
                  dsn_secret: secretsmanager.ISecret, system_secret: secretsmanager.ISecret,
-                 public_url: str) -> None:
+                 migration_dsn_secret: secretsmanager.ISecret, public_url: str) -> None:
         super().__init__(scope, construct_id)
 
         self.cluster = ecs.Cluster(self, "Cluster", vpc=vpc,
@@ -101,37 +137,47 @@ class HydraService(Construct):
             self, "Logs", retention=retention(config.log_retention_days),
             removal_policy=RemovalPolicy.RETAIN if config.production else RemovalPolicy.DESTROY)
 
-        self.task_definition = ecs.FargateTaskDefinition(
-            self, "TaskDefinition", cpu=config.hydra_cpu, memory_limit_mib=config.hydra_memory,
-            runtime_platform=ecs.RuntimePlatform(
-                operating_system_family=ecs.OperatingSystemFamily.LINUX,
-                cpu_architecture=(ecs.CpuArchitecture.ARM64 if config.hydra_architecture == "arm64"
-                                  else ecs.CpuArchitecture.X86_64)))
-        linux = ecs.LinuxParameters(self, "LinuxParameters", init_process_enabled=True)
-        linux.drop_capabilities(ecs.Capability.ALL)
-        self.container = self.task_definition.add_container(
-            CONTAINER_NAME,
-            image=hydra_image(self, config),
-            command=["serve", "all"],
-            user=config.hydra_user,
-            readonly_root_filesystem=True,
-            linux_parameters=linux,
-            essential=True,
+        self.image = hydra_image(self, config)
+        self.task_definition = fargate_task_definition(
+            self, "TaskDefinition", config=config, family=f"hydra-{config.env_name}", cpu=config.hydra_cpu,
+            memory=config.hydra_memory)
+        health_check = None
+        if config.hydra_health_check:
+            # busybox wget: --spider writes nothing, so the read-only root filesystem is fine.
+            health_check = ecs.HealthCheck(
+                command=["CMD", "wget", "-q", "--spider",
+                         f"http://127.0.0.1:{config.hydra_public_port}/health/alive"],
+                interval=Duration.seconds(15), timeout=Duration.seconds(5), retries=3,
+                start_period=Duration.seconds(20))
+        self.container = hardened_container(
+            self.task_definition, CONTAINER_NAME, config=config, image=self.image, command=["serve", "all"],
             environment=hydra_environment(config, public_url),
             secrets={
                 "DSN": ecs.Secret.from_secrets_manager(dsn_secret),
                 "SECRETS_SYSTEM": ecs.Secret.from_secrets_manager(system_secret),
             },
+            log_group=self.log_group, stream_prefix="hydra",
             port_mappings=[
                 ecs.PortMapping(container_port=config.hydra_public_port, name="public"),
                 ecs.PortMapping(container_port=config.hydra_admin_port, name="admin"),
             ],
-            logging=ecs.LogDrivers.aws_logs(
-                stream_prefix="hydra", log_group=self.log_group,
-                # A full log buffer must not stall token issuance.
-                mode=ecs.AwsLogDriverMode.NON_BLOCKING, max_buffer_size=cdk.Size.mebibytes(25)),
+            health_check=health_check,
             stop_timeout=Duration.seconds(30),
         )
+
+        self.commands_sg = ec2.SecurityGroup(
+            self, "CommandsSecurityGroup", vpc=vpc, allow_all_outbound=False,
+            description="One-off Hydra commands (migrations, janitor) - no inbound")
+        self.commands_sg.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443),
+                                         "Image pulls, Secrets Manager and CloudWatch Logs over HTTPS")
+        self.migrate_task_definition = fargate_task_definition(
+            self, "MigrateTaskDefinition", config=config, family=f"hydra-{config.env_name}-migrate", cpu=256,
+            memory=512)
+        hardened_container(
+            self.migrate_task_definition, MIGRATE_CONTAINER, config=config, image=self.image,
+            command=["migrate", "sql", "up", "-e", "--yes"], environment=command_environment(config),
+            secrets={"DSN": ecs.Secret.from_secrets_manager(migration_dsn_secret)},
+            log_group=self.log_group, stream_prefix="migrate")
 
         self.service = ecs.FargateService(
             self, "Service",
@@ -161,10 +207,15 @@ class HydraService(Construct):
             "CpuTarget", target_utilization_percent=config.hydra_cpu_target_percent,
             scale_in_cooldown=Duration.minutes(5), scale_out_cooldown=Duration.minutes(1))
 
-        if config.image_parts["ecr_account"]:
-            acknowledge(self.task_definition, "AwsSolutions-IAM5",
-                        "ecr:GetAuthorizationToken has no resource-level permissions; image pulls are limited "
-                        "to the configured repository.", "Resource::*")
-        Validations.of(self.task_definition).acknowledge(cdk.Acknowledgment(id="AwsSolutions-ECS2", reason=(
-            "The environment holds Hydra's non-secret configuration only (URLs, TTLs, strategies); the DSN "
-            "and SECRETS_SYSTEM are ECS secrets from Secrets Manager.")))
+        for task_definition in (self.task_definition, self.migrate_task_definition):
+            acknowledge_task_definition(task_definition, config)
+
+
+def acknowledge_task_definition(task_definition: ecs.TaskDefinition, config: HydraConfig) -> None:
+    if config.image_parts["ecr_account"]:
+        acknowledge(task_definition, "AwsSolutions-IAM5",
+                    "ecr:GetAuthorizationToken has no resource-level permissions; image pulls are limited "
+                    "to the configured repository.", "Resource::*")
+    Validations.of(task_definition).acknowledge(cdk.Acknowledgment(id="AwsSolutions-ECS2", reason=(
+        "The environment holds Hydra's non-secret configuration only (URLs, TTLs, strategies, logging); the "
+        "DSN and SECRETS_SYSTEM are ECS secrets from Secrets Manager.")))

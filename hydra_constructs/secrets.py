@@ -9,8 +9,11 @@ from constructs import Construct
 
 from hydra_stack.config import HydraConfig
 
+from hydra_stack.connections import MIGRATION_MAX_CONNS
+
 from .database import Database
-from .functions import CustomResourceProvider, VpcFunction
+from .database_roles import DatabaseRoles
+from .functions import CustomResourceProvider, HydraFunction
 
 SYSTEM_SECRET_LENGTH = 64
 
@@ -18,20 +21,23 @@ SYSTEM_SECRET_LENGTH = 64
 class HydraSecrets(Construct):
     """The secrets Hydra reads at start-up, both only ever injected as ECS secrets.
 
-    Provides ``dsn_secret`` and ``system_secret``.
+    Provides ``dsn_secret`` (the runtime user's DSN, for the service and the
+    janitor), ``migration_dsn_secret`` (the owner's DSN, for the migration
+    task only) and ``system_secret``.
 
     ``system_secret`` is 64 letters and digits: Hydra parses list settings as
     CSV unless they are JSON, so a generated ``,`` or ``"`` would silently
     split ``SECRETS_SYSTEM``; without punctuation it cannot.
 
-    ``dsn_secret`` is written by the DSN composer function from the database
-    credentials (password percent-encoded, ``sslmode=require``,
-    ``max_conns``), after it has logged in with the composed DSN. No secret
-    value ever appears in the template.
+    The DSN secrets are written by the DSN composer function from the
+    database credentials (every user and password character percent-encoded,
+    ``sslmode=require``, ``max_conns``), after it has logged in with the
+    composed DSN; the rotation follower re-derives them after every rotation.
+    No secret value ever appears in the template.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: HydraConfig, vpc: ec2.IVpc,
-                 subnets: ec2.SubnetSelection, database: Database) -> None:
+                 subnets: ec2.SubnetSelection, database: Database, roles: DatabaseRoles) -> None:
         super().__init__(scope, construct_id)
 
         self.system_secret = secretsmanager.Secret(
@@ -48,41 +54,49 @@ class HydraSecrets(Construct):
         )
         self.dsn_secret = secretsmanager.Secret(
             self, "DsnSecret",
-            description=f"Hydra {config.env_name}: DSN composed from the database credentials by the DSN composer",
+            description=f"Hydra {config.env_name}: runtime DSN, derived from the runtime user's credentials",
+        )
+        self.migration_dsn_secret = secretsmanager.Secret(
+            self, "MigrationDsnSecret",
+            description=f"Hydra {config.env_name}: migration DSN, derived from the owner's credentials",
         )
 
-        self.composer = VpcFunction(
+        self.composer = HydraFunction(
             self, "DsnComposer",
             handler="hydra_functions.dsn_composer.on_event",
             description="Composes the Hydra DSN from the database secret and proves it by logging in",
             vpc=vpc, subnets=subnets, log_retention_days=config.log_retention_days,
             production=config.production)
         database.allow_from(self.composer, "DSN composer proves the DSN by logging in")
-        database.secret.grant_read(self.composer.function)
-        self.dsn_secret.grant_read(self.composer.function)
-        # Only a new value: not grant_write's version-stage and metadata rights.
-        self.composer.function.add_to_role_policy(iam.PolicyStatement(
-            actions=["secretsmanager:PutSecretValue"], resources=[self.dsn_secret.secret_arn]))
-
         provider = CustomResourceProvider(self, "DsnProvider", on_event=self.composer.function,
                                           log_retention_days=config.log_retention_days)
-        self.dsn = CustomResource(
-            self, "Dsn",
-            service_token=provider.service_token,
-            resource_type="Custom::HydraDsn",
-            properties={
-                "SourceSecretArn": database.secret.secret_arn,
-                "TargetSecretArn": self.dsn_secret.secret_arn,
-                "MaxConns": str(config.hydra_max_conns),
-                "VerifyLogin": "true",
-            },
-        )
-        # The login proof needs the writer instance, not just the cluster.
-        self.dsn.node.add_dependency(database.cluster)
+
+        # (construct id, target, source, pool size); the targets' ids are pinned by the snapshots.
+        self.dsn_sources = [
+            ("Dsn", self.dsn_secret, roles.runtime_secret, config.hydra_max_conns),
+            ("MigrationDsn", self.migration_dsn_secret, roles.owner_secret, MIGRATION_MAX_CONNS),
+        ]
+        for construct_id, target, source, max_conns in self.dsn_sources:
+            source.grant_read(self.composer.function)
+            target.grant_read(self.composer.function)
+            # Only a new value: not grant_write's version-stage and metadata rights.
+            self.composer.function.add_to_role_policy(iam.PolicyStatement(
+                actions=["secretsmanager:PutSecretValue"], resources=[target.secret_arn]))
+            dsn = CustomResource(
+                self, construct_id,
+                service_token=provider.service_token,
+                resource_type="Custom::HydraDsn",
+                properties={"SourceSecretArn": source.secret_arn, "TargetSecretArn": target.secret_arn,
+                            "MaxConns": str(max_conns), "VerifyLogin": "true"},
+            )
+            # The login proof needs the writer instance and the role.
+            dsn.node.add_dependency(database.cluster, roles.roles)
 
         Validations.of(self.system_secret).acknowledge(cdk.Acknowledgment(id="AwsSolutions-SMG4", reason=(
-            "SECRETS_SYSTEM cannot rotate on a schedule: rotation is a two-deploy procedure (append, "
-            "then promote) so that every task can still decrypt data written with the old key.")))
-        Validations.of(self.dsn_secret).acknowledge(cdk.Acknowledgment(id="AwsSolutions-SMG4", reason=(
-            "The DSN is derived: the DSN composer re-derives it from the database credentials, which "
-            "are the secret that rotates.")))
+            "SECRETS_SYSTEM is rotated by the scripted two-deploy procedure (append, then promote; drop only "
+            "after the signing keys it encrypted are re-created): a scheduled rotation would lock tasks out "
+            "of data encrypted with the old key.")))
+        for secret in (self.dsn_secret, self.migration_dsn_secret):
+            Validations.of(secret).acknowledge(cdk.Acknowledgment(id="AwsSolutions-SMG4", reason=(
+                "The DSN is derived: it is re-derived from the database credentials on every rotation of "
+                "those credentials, which are the secrets that rotate.")))

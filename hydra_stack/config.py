@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
+from hydra_stack.connections import budget
+
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 ENVIRONMENTS_KEY = "hydra:environments"
 ENV_SELECTOR_KEY = "env"
@@ -243,6 +245,8 @@ class HydraConfig:
     db_backup_retention_days: int = setting(7, _int(1, 35), "Automated backup retention.")
     db_deletion_protection: bool = setting(False, _bool, "RDS deletion protection on the cluster.")
     db_removal_policy: str = setting("snapshot", _choice("snapshot", "retain", "destroy"), "What `cdk destroy` or a replacement does to the cluster.")
+    db_rotation_days: int = setting(30, _int(1, 365), "Days between rotations of the database credentials (runtime user with alternating users; owner and master single-user).")
+    snapshot_before_upgrade: bool = setting(False, _bool, "Take a cluster snapshot before migrating when the Hydra image changes (migrations cannot be rolled back).")
 
     # -- hydra
     hydra_image: str = setting("oryd/hydra:v26.2.0", _image, "Hydra image with tag or digest; an ECR URI gets pull permissions granted.")
@@ -257,6 +261,12 @@ class HydraConfig:
     hydra_public_port: int = setting(4444, _int(1024, 65535), "Hydra's public port.")
     hydra_admin_port: int = setting(4445, _int(1024, 65535), "Hydra's admin port: never reachable from outside the VPC.")
     hydra_log_level: str = setting("info", _choice("trace", "debug", "info", "warning", "error"), "`LOG_LEVEL`.")
+    hydra_health_check: bool = setting(True, _bool, "Container health check with `wget -q --spider` on /health/alive; only for images with busybox (not distroless or custom images).")
+    migration_timeout_minutes: int = setting(20, _int(1, 120), "How long the migration task may run before the deploy fails.")
+    janitor_schedule: str = setting("rate(1 hour)", _regex(re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$"), "an EventBridge Scheduler expression such as 'rate(1 hour)' or 'cron(15 * * * ? *)'"), "When `hydra janitor` runs (never two at once).")
+    janitor_keep_if_younger: str = setting("24h", _duration, "`--keep-if-younger`: the janitor leaves newer rows alone.")
+    janitor_limit: int = setting(100000, _int(1, 100000000), "`--limit`: the most rows one janitor run deletes.")
+    janitor_batch_size: int = setting(1000, _int(1, 100000), "`--batch-size`: rows per delete statement.")
     urls_login: str = required(_https_url, "`URLS_LOGIN`: the identity provider's login page.")
     urls_consent: str = required(_https_url, "`URLS_CONSENT`: the identity provider's consent page.")
     urls_logout: str = required(_https_url, "`URLS_LOGOUT`: the identity provider's logout page.")
@@ -282,6 +292,9 @@ class HydraConfig:
     api_cloudwatch_role: bool = setting(True, _bool, "Create API Gateway's account-wide CloudWatch role; false when another stack in the account and region owns it.")
     waf_enabled: bool = setting(False, _bool, "Attach a WAF web ACL to the stage.")
     waf_token_rate_limit: int = setting(1000, _int(10, 2000000000), "Requests per 5 minutes per client IP to the token endpoint before WAF blocks.")
+
+    # -- operations
+    alarm_email: str | None = setting(None, _regex(re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$"), "an e-mail address", optional=True), "Subscribed to the alarm topic (confirm the subscription e-mail).")
 
     # -- access to the admin API
     bastion_instance_type: str = setting("t4g.nano", _regex(_INSTANCE_TYPE, "an EC2 instance type such as 't4g.nano'"), "SSM bastion instance type (Graviton).")
@@ -395,6 +408,14 @@ def _check_relations(c: HydraConfig, prefix: str) -> None:
         if c.hosted_zone_name and not (c.domain_name == c.hosted_zone_name
                                        or c.domain_name.endswith("." + c.hosted_zone_name)):
             fail("domain_name", f"a name inside hosted_zone_name ({c.hosted_zone_name})")
+    if c.hydra_health_check and "distroless" in (c.image_parts["tag"] or ""):
+        fail("hydra_health_check", "false for a distroless image (it has no wget)")
+    connections = budget(min_acu=c.db_min_capacity, max_acu=c.db_max_capacity, max_tasks=c.hydra_max_tasks,
+                         max_conns=c.hydra_max_conns)
+    if not connections.fits:
+        fail("hydra_max_conns", f"a worst case within Aurora's max_connections: {connections.explain()} "
+             f"at db_min_capacity {c.db_min_capacity} / db_max_capacity {c.db_max_capacity}; lower "
+             "hydra_max_conns or hydra_max_tasks, or raise db_max_capacity")
     if c.image_parts["ecr_region"] and c.region and c.image_parts["ecr_region"] != c.region:
         fail("hydra_image", f"an ECR image in the stacks' region ({c.region}), or replicate the repository")
     vpc = ipaddress.ip_network(c.vpc_cidr)
@@ -409,6 +430,7 @@ def _check_relations(c: HydraConfig, prefix: str) -> None:
             ("db_backup_retention_days", c.db_backup_retention_days >= 14, "at least 14 in production"),
             ("waf_enabled", c.waf_enabled, "true in production"),
             ("nat", c.nat == "gateway", "'gateway' in production"),
+            ("snapshot_before_upgrade", c.snapshot_before_upgrade, "true in production"),
         ]
         for key, ok, expected in floors:
             if not ok:

@@ -6,6 +6,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from hydra_constructs.hydra_service import HydraService
+from hydra_constructs.migrations import HydraMigrations
 from hydra_constructs.network import Network
 from hydra_stack.config import HydraConfig
 
@@ -14,7 +15,7 @@ from .stateful import StatefulStack
 
 
 class ServiceStack(cdk.Stack):
-    """Hydra on ECS Fargate, registered with the NLBs' target groups.
+    """Hydra on ECS Fargate, registered with the NLBs' target groups, and its migrations.
 
     Redeploying or destroying this stack never touches the database or secrets.
     """
@@ -30,7 +31,11 @@ class ServiceStack(cdk.Stack):
             hydra_tasks_sg=lbs.hydra_tasks_sg,
             public_target_group=lbs.public_target_group, admin_target_group=lbs.admin_target_group,
             dsn_secret=stateful.secrets.dsn_secret, system_secret=stateful.secrets.system_secret,
-            public_url=ingress.public_api.public_url)
+            migration_dsn_secret=stateful.secrets.migration_dsn_secret, public_url=ingress.public_api.public_url)
+        stateful.database.allow_from(self.hydra.commands_sg, "Hydra commands (migrations, janitor)")
+        self.migrations = HydraMigrations(self, "Migrations", config=config, hydra=self.hydra,
+                                          subnets=stateful.network.subnets(Network.PRIVATE),
+                                          db_cluster=stateful.database.cluster)
 
         cdk.CfnOutput(self, "ClusterName", value=self.hydra.cluster.cluster_name)
         cdk.CfnOutput(self, "ServiceName", value=self.hydra.service.service_name)

@@ -6,13 +6,14 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from hydra_constructs.database import Database
+from hydra_constructs.database_roles import DatabaseRoles
 from hydra_constructs.network import Network
 from hydra_constructs.secrets import HydraSecrets
 from hydra_stack.config import HydraConfig
 
 
 class StatefulStack(cdk.Stack):
-    """VPC, Aurora and Hydra's secrets.
+    """VPC, Aurora, Hydra's database roles and secrets.
 
     Everything here keeps data or identity; its logical IDs are pinned by the
     snapshot tests, and production turns termination protection on. The other
@@ -25,13 +26,18 @@ class StatefulStack(cdk.Stack):
         self.network = Network(self, "Network", config=config)
         self.database = Database(self, "Database", config=config, vpc=self.network.vpc,
                                  subnets=self.network.subnets(Network.ISOLATED))
-        self.secrets = HydraSecrets(self, "Secrets", config=config, vpc=self.network.vpc,
-                                    subnets=self.network.subnets(Network.PRIVATE), database=self.database)
+        private = self.network.subnets(Network.PRIVATE)
+        self.roles = DatabaseRoles(self, "Roles", config=config, vpc=self.network.vpc, subnets=private,
+                                   database=self.database)
+        self.secrets = HydraSecrets(self, "Secrets", config=config, vpc=self.network.vpc, subnets=private,
+                                    database=self.database, roles=self.roles)
 
         cdk.CfnOutput(self, "DatabaseSecretArn", value=self.database.secret.secret_arn,
-                      description="Database credentials (Secrets Manager ARN, not the value)")
+                      description="Master database credentials (Secrets Manager ARN, not the value)")
         cdk.CfnOutput(self, "DsnSecretArn", value=self.secrets.dsn_secret.secret_arn,
-                      description="Hydra's DSN (Secrets Manager ARN, not the value)")
+                      description="Hydra's runtime DSN (Secrets Manager ARN, not the value)")
+        cdk.CfnOutput(self, "MigrationDsnSecretArn", value=self.secrets.migration_dsn_secret.secret_arn,
+                      description="The migration owner's DSN (Secrets Manager ARN, not the value)")
         cdk.CfnOutput(self, "SystemSecretArn", value=self.secrets.system_secret.secret_arn,
                       description="Hydra's SECRETS_SYSTEM (Secrets Manager ARN, not the value)")
         cdk.CfnOutput(self, "DatabaseEndpoint", value=self.database.cluster.cluster_endpoint.hostname,

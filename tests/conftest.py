@@ -20,7 +20,7 @@ from app import build_app  # noqa: E402
 from hydra_stack.config import ENVIRONMENTS_KEY, HydraConfig, cdk_json_context, load_config  # noqa: E402
 from hydra_stack.templates import AppTemplates  # noqa: E402
 
-PARTS = ("Stateful", "Ingress", "Service")
+PARTS = ("Stateful", "Ingress", "Service", "Operations")
 
 
 @dataclass

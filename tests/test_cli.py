@@ -28,7 +28,7 @@ def test_cdk_synth_works_without_credentials(tmp_path, env_name):
     assert result.returncode == 0, result.stderr[-3000:]
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     stacks = sorted(k for k, v in manifest["artifacts"].items() if v["type"] == "aws:cloudformation:stack")
-    assert stacks == [f"Hydra-{env_name}-{p}" for p in ("Ingress", "Service", "Stateful")]
+    assert stacks == [f"Hydra-{env_name}-{p}" for p in ("Ingress", "Operations", "Service", "Stateful")]
     for name in stacks:
         assert manifest["artifacts"][name]["environment"] == "aws://unknown-account/unknown-region"
 

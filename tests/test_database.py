@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hydra_stack.templates import ResourceRef
 
-from .cfn import by_path, only, props, resources
+from .cfn import only, props, resources
 from .test_network import subnets_by_tier
 
 
@@ -65,8 +65,13 @@ def test_port_5432_is_open_only_to_named_security_groups(synth):
     for rule in rules:
         assert (rule.protocol, rule.from_port, rule.to_port) == ("tcp", 5432, 5432)
         assert isinstance(rule.source, ResourceRef), f"5432 open to a non-group source {rule.source}"
-    tasks_sg = by_path(synth.templates["Ingress"], "LoadBalancers/HydraTasksSecurityGroup/Resource")[0]
-    composer_sg = by_path(synth.templates["Stateful"], "Secrets/DsnComposer/SecurityGroup/Resource")[0]
-    assert {(r.source.stack, r.source.logical_id) for r in rules} == {
-        (synth.stack_name("Ingress"), tasks_sg), (stateful, composer_sg)}
+    env = synth.config.env_name
+    assert {model.resource(r.source).path for r in rules} == {
+        f"Hydra-{env}-Ingress/LoadBalancers/HydraTasksSecurityGroup/Resource",       # serve
+        f"Hydra-{env}-Service/Hydra/CommandsSecurityGroup/Resource",                  # migrate, janitor
+        f"Hydra-{env}-Stateful/Secrets/DsnComposer/SecurityGroup/Resource",          # DSN login proof
+        f"Hydra-{env}-Stateful/Roles/Bootstrap/SecurityGroup/Resource",              # roles, as master
+        f"Hydra-{env}-Stateful/Roles/RotationSecurityGroup/Resource",                # secret rotation
+        f"Hydra-{env}-Operations/RotationFollower/Function/SecurityGroup/Resource",  # re-derived DSN proof
+    }
     assert db_sg.stack == stateful

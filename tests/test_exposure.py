@@ -25,12 +25,17 @@ def test_rows_for_every_listening_port(synth):
     assert who == ("security group Ingress: LoadBalancers/PublicNlbSecurityGroup",)
     assert internet.startswith("API Gateway via ") and internet.endswith("-> Ingress: LoadBalancers/PublicNlb")
     assert table[("network load balancer Ingress: LoadBalancers/AdminNlb", "4445")] == (
-        ("security group Ingress: Bastion/SecurityGroup",), "no")
+        ("security group Ingress: Bastion/SecurityGroup",
+         "security group Operations: SigningKeys/Function/SecurityGroup"), "no")
     who, internet = table[("network load balancer Ingress: LoadBalancers/PublicNlb", "4444")]
     assert "(PrivateLink, inbound rules not enforced)" in who[0] and internet.startswith("API Gateway via ")
-    assert table[("database Stateful: Database/Cluster", "5432")] == (
-        ("security group Ingress: LoadBalancers/HydraTasksSecurityGroup",
-         "security group Stateful: Secrets/DsnComposer/SecurityGroup"), "no")
+    assert table[("database Stateful: Database/Cluster", "5432")] == ((
+        "security group Ingress: LoadBalancers/HydraTasksSecurityGroup",
+        "security group Operations: RotationFollower/Function/SecurityGroup",
+        "security group Service: Hydra/CommandsSecurityGroup",
+        "security group Stateful: Roles/Bootstrap/SecurityGroup",
+        "security group Stateful: Roles/RotationSecurityGroup",
+        "security group Stateful: Secrets/DsnComposer/SecurityGroup"), "no")
     assert table[("EC2 instance Ingress: Bastion/Instance", "-")] == (
         ("nobody (no inbound rule); operators use SSM Session Manager",), "no")
 

@@ -63,9 +63,11 @@ def test_tasks_accept_each_port_only_from_its_nlb(synth):
 def test_admin_nlb_accepts_only_the_bastion_and_granted_groups(dev):
     model = dev.model
     admin_nlb_sg = group_path(dev, "LoadBalancers/AdminNlbSecurityGroup")
-    bastion = group_path(dev, "Bastion/SecurityGroup")
-    assert {(r.protocol, r.from_port, r.to_port, r.source) for r in model.rules_into(admin_nlb_sg)} == {
-        ("tcp", 4445, 4445, bastion)}
+    assert {(r.protocol, r.from_port, r.to_port, model.resource(r.source).path)
+            for r in model.rules_into(admin_nlb_sg)} == {
+        ("tcp", 4445, 4445, "Hydra-dev-Ingress/Bastion/SecurityGroup/Resource"),
+        ("tcp", 4445, 4445, "Hydra-dev-Operations/SigningKeys/Function/SecurityGroup/Resource"),  # granted
+    }
 
 
 def test_configured_admin_cidrs_are_added_on_the_admin_port_only(dev_domain):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from .cfn import by_path, env_of, only, props, resources
 
 
@@ -23,18 +25,23 @@ def test_production_secrets_outlive_the_stack(prod, dev):
         assert by_path(dev.templates["Stateful"], path)[1]["DeletionPolicy"] == "Delete"
 
 
-def test_dsn_is_composed_from_the_database_secret_by_the_composer(synth):
+@pytest.mark.parametrize("dsn, credentials, pool", [
+    ("Secrets/Dsn", "Roles/RuntimeSecret/Attachment", None),        # the service and the janitor
+    ("Secrets/MigrationDsn", "Roles/OwnerSecret/Attachment", "4"),  # the migration task only
+])
+def test_dsns_are_composed_from_host_bearing_credentials_by_the_composer(synth, dsn, credentials, pool):
     template = synth.templates["Stateful"]
-    _, dsn = only(template, "Custom::HydraDsn")
-    p = props(dsn)
-    attachment_id, _ = only(template, "AWS::SecretsManager::SecretTargetAttachment")
-    dsn_secret_id, _ = by_path(template, "Secrets/DsnSecret/Resource")
+    resource_id, resource = by_path(template, f"{dsn}/Default")
+    p = props(resource)
+    attachment_id, _ = by_path(template, f"{credentials}/Resource")
+    target_id, _ = by_path(template, f"{dsn}Secret/Resource")
     assert p["SourceSecretArn"] == {"Ref": attachment_id}, "the DSN must be built from host-bearing credentials"
-    assert p["TargetSecretArn"] == {"Ref": dsn_secret_id}
-    assert p["MaxConns"] == str(synth.config.hydra_max_conns)
+    assert p["TargetSecretArn"] == {"Ref": target_id}
+    assert p["MaxConns"] == (pool or str(synth.config.hydra_max_conns))
     assert p["VerifyLogin"] == "true"
     writer_id, _ = by_path(template, "Database/Cluster/Writer/Resource")
-    assert writer_id in dsn["DependsOn"], "the login proof needs the writer instance"
+    roles_id, _ = by_path(template, "Roles/Roles/Default")
+    assert {writer_id, roles_id} <= set(resource["DependsOn"]), "the login proof needs the writer and the role"
 
 
 def test_composer_runs_inside_the_vpc_with_only_the_access_it_needs(synth):
@@ -51,7 +58,7 @@ def test_composer_runs_inside_the_vpc_with_only_the_access_it_needs(synth):
 
 
 def test_container_gets_secrets_only_as_ecs_secrets(synth):
-    _, taskdef = only(synth.templates["Service"], "AWS::ECS::TaskDefinition")
+    _, taskdef = by_path(synth.templates["Service"], "Hydra/TaskDefinition/Resource")
     [container] = props(taskdef)["ContainerDefinitions"]
     model = synth.model
     secrets = {s["Name"]: model.resolve(synth.stack_name("Service"), s["ValueFrom"]) for s in container["Secrets"]}

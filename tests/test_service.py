@@ -8,8 +8,8 @@ from .cfn import by_path, env_of, only, props, resources
 from .test_network import subnets_by_tier
 
 
-def container(synth) -> dict:
-    _, taskdef = only(synth.templates["Service"], "AWS::ECS::TaskDefinition")
+def container(synth, task_definition: str = "Hydra/TaskDefinition") -> dict:
+    _, taskdef = by_path(synth.templates["Service"], f"{task_definition}/Resource")
     [c] = props(taskdef)["ContainerDefinitions"]
     return c
 

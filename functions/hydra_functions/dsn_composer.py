@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from typing import Any
 
@@ -77,3 +78,40 @@ def on_event(event: dict, _context: Any = None, *, secrets: Any = None) -> dict:
                 source_secret_id=props["SourceSecretArn"], target_secret_id=props["TargetSecretArn"],
                 max_conns=int(props["MaxConns"]), verify=props.get("VerifyLogin", "true") == "true")
     return {"PhysicalResourceId": physical_id}
+
+
+def same_secret(known_arn: str, reported: str | None) -> bool:
+    """Rotation events name a secret by ARN (or, in older formats, by name)."""
+    if not reported:
+        return False
+    if reported == known_arn:
+        return True
+    name = known_arn.split(":secret:", 1)[-1].rsplit("-", 1)[0]
+    return reported == name or reported.split(":secret:", 1)[-1].rsplit("-", 1)[0] == name
+
+
+def on_rotation(event: dict, _context: Any = None, *, secrets: Any = None, ecs: Any = None) -> dict:
+    """EventBridge target for Secrets Manager's RotationSucceeded: re-derive the DSNs, then redeploy.
+
+    ``DSN_TARGETS`` (JSON) lists {source, target, maxConns, redeploy}; ``CLUSTER``
+    and ``SERVICE`` name the Hydra service that a new runtime DSN must reach.
+    New tasks read the new DSN; with alternating users the old one keeps
+    working until the next rotation, so running tasks never fail.
+    """
+    detail = event.get("detail") or {}
+    reported = (detail.get("additionalEventData") or {}).get("SecretId") or \
+        (detail.get("requestParameters") or {}).get("secretId")
+    if detail.get("eventName") != "RotationSucceeded":
+        return {"status": "ignored", "reason": f"event {detail.get('eventName')!r}"}
+    matches = [t for t in json.loads(os.environ["DSN_TARGETS"]) if same_secret(t["source"], reported)]
+    if not matches:
+        return {"status": "ignored", "reason": "not a secret behind a Hydra DSN"}
+    secrets = secrets or boto3.client("secretsmanager")
+    for target in matches:
+        publish_dsn(secrets=secrets, source_secret_id=target["source"], target_secret_id=target["target"],
+                    max_conns=int(target["maxConns"]), verify=True)
+    if any(t.get("redeploy") for t in matches):
+        (ecs or boto3.client("ecs")).update_service(cluster=os.environ["CLUSTER"], service=os.environ["SERVICE"],
+                                                    forceNewDeployment=True)
+        LOG.info("forced a new deployment of %s", os.environ["SERVICE"])
+    return {"status": "recomposed", "targets": [t["target"] for t in matches]}

@@ -1,0 +1,109 @@
+"""Database roles for Hydra: a fixed owner for migrations, a runtime user for everything else.
+
+Runs as a CloudFormation custom resource, logged in as the cluster's master
+user. Idempotent: every deploy may run it again.
+
+- ``owner`` (hydra_owner) owns schema ``public`` and every object in it. The
+  migration task logs in as this role, so all objects have one owner and a
+  later migration can always alter them. Its password is single-user rotated.
+- ``runtime`` (hydra) may read and write rows, never change the schema. Its
+  password rotates with the alternating-users strategy: the rotation creates
+  ``hydra_clone`` as a member of ``hydra``, so the clone inherits exactly these
+  privileges and never owns anything.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import boto3
+
+from . import pgwire
+from .pgwire import quote_ident as ident, quote_literal as literal
+
+LOG = logging.getLogger()
+LOG.setLevel(logging.INFO)
+CLONE_SUFFIX = "_clone"  # what the AWS alternating-users rotation appends
+
+
+def role_exists(conn: pgwire.Connection, role: str) -> bool:
+    return bool(conn.query(f"SELECT 1 FROM pg_roles WHERE rolname = {literal(role)}").rows)
+
+
+def privilege_statements(*, database: str, owner: str, runtime: str) -> list[str]:
+    """Grants that hold whatever the current set of tables is (safe to repeat)."""
+    o, r = ident(owner), ident(runtime)
+    return [
+        f"GRANT {o} TO CURRENT_USER",  # lets the master hand objects over and set default privileges
+        f"ALTER SCHEMA public OWNER TO {o}",
+        "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+        f"GRANT CONNECT, TEMPORARY ON DATABASE {ident(database)} TO {o}",
+        f"GRANT CONNECT ON DATABASE {ident(database)} TO {r}",
+        f"GRANT USAGE ON SCHEMA public TO {r}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {r}",
+        f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {r}",
+        f"ALTER DEFAULT PRIVILEGES FOR ROLE {o} IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {r}",
+        f"ALTER DEFAULT PRIVILEGES FOR ROLE {o} IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {r}",
+    ]
+
+
+def ensure_roles(conn: pgwire.Connection, *, database: str, owner: str, owner_password: str, runtime: str,
+                 runtime_password: str) -> dict[str, str]:
+    """Create or align the roles and privileges; returns what it did, without passwords."""
+    done: dict[str, str] = {}
+    if role_exists(conn, owner):
+        # Single-user rotation: the owner secret's current password is the truth.
+        conn.query(f"ALTER ROLE {ident(owner)} WITH LOGIN PASSWORD {literal(owner_password)}")
+        done[owner] = "password aligned"
+    else:
+        conn.query(f"CREATE ROLE {ident(owner)} WITH LOGIN PASSWORD {literal(owner_password)}")
+        done[owner] = "created"
+    if role_exists(conn, runtime):
+        done[runtime] = "exists (its password belongs to the rotation)"
+    else:
+        conn.query(f"CREATE ROLE {ident(runtime)} WITH LOGIN PASSWORD {literal(runtime_password)}")
+        done[runtime] = "created"
+    for statement in privilege_statements(database=database, owner=owner, runtime=runtime):
+        conn.query(statement)
+    # Objects someone else created (say, migrations run as the master before
+    # this existed) move to the owner, or later migrations could not alter them.
+    foreign = conn.query(
+        "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        f"WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'S', 'v', 'm') "
+        f"AND pg_get_userbyid(c.relowner) <> {literal(owner)}").rows
+    for name, kind in foreign:
+        what = {"S": "SEQUENCE", "v": "VIEW", "m": "MATERIALIZED VIEW"}.get(kind, "TABLE")
+        conn.query(f"ALTER {what} public.{ident(name)} OWNER TO {ident(owner)}")
+    if foreign:
+        done["handed over to the owner"] = str(len(foreign))
+    clone = runtime + CLONE_SUFFIX
+    if role_exists(conn, clone):
+        conn.query(f"GRANT {ident(runtime)} TO {ident(clone)}")
+        done[clone] = "member of the runtime role"
+    return done
+
+
+def _secret(secrets: Any, arn: str) -> dict:
+    return json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])
+
+
+def on_event(event: dict, _context: Any = None, *, secrets: Any = None) -> dict:
+    """Custom resource handler (provider framework)."""
+    props = event["ResourceProperties"]
+    physical_id = event.get("PhysicalResourceId") or "hydra-database-roles"
+    if event["RequestType"] == "Delete":
+        return {"PhysicalResourceId": physical_id}  # roles outlive the stack, like the data they guard
+    secrets = secrets or boto3.client("secretsmanager")
+    master, owner, runtime = (_secret(secrets, props[k]) for k in
+                              ("MasterSecretArn", "OwnerSecretArn", "RuntimeSecretArn"))
+    runtime_user = runtime["username"].removesuffix(CLONE_SUFFIX)
+    with pgwire.connect(host=master["host"], port=int(master.get("port", 5432)), user=master["username"],
+                        password=master["password"], database=props["Database"], sslmode="require") as conn:
+        done = ensure_roles(conn, database=props["Database"], owner=owner["username"],
+                            owner_password=owner["password"], runtime=runtime_user,
+                            runtime_password=runtime["password"])
+    LOG.info("database roles: %s", json.dumps(done, sort_keys=True))
+    return {"PhysicalResourceId": physical_id, "Data": {"Roles": ",".join(sorted(done))}}
+

@@ -1,0 +1,155 @@
+"""Run `hydra migrate sql up -e --yes` once per deploy, as an ECS task, and fail the deploy if it fails.
+
+A CloudFormation custom resource (provider framework): ``on_event`` starts
+the work, ``is_complete`` polls it. When the Hydra image changes and
+``SnapshotOnVersionChange`` is on, a cluster snapshot is taken first and the
+task starts only once the snapshot is available: CloudFormation's rollback
+does not roll a schema back.
+
+Every poll finds "its" task through ``startedBy`` (derived from the
+CloudFormation request id), so a task is started at most once per request,
+and CloudFormation never runs two updates of one stack at the same time:
+migrations never run concurrently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from datetime import datetime
+from typing import Any
+
+import boto3
+
+LOG = logging.getLogger()
+LOG.setLevel(logging.INFO)
+PHYSICAL_ID = "hydra-migrations"
+
+
+class MigrationFailed(RuntimeError):
+    """The message becomes CloudFormation's failure reason."""
+
+
+def request_token(event: dict) -> str:
+    return "hydra-migrate-" + hashlib.sha256(event["RequestId"].encode()).hexdigest()[:20]
+
+
+def image_tag(image: str) -> str:
+    """'oryd/hydra:v26.2.0' -> 'v26.2.0'; a digest reference gives its digest."""
+    if "@" in image:
+        return image.rsplit("@", 1)[1]
+    last = image.rsplit("/", 1)[-1]
+    return last.rsplit(":", 1)[1] if ":" in last else "latest"
+
+
+def snapshot_id(event: dict) -> str:
+    tag = re.sub(r"[^a-zA-Z0-9]+", "-", image_tag(event["OldResourceProperties"]["Image"])).strip("-")
+    return f"hydra-before-migrating-from-{tag}-{request_token(event)[-8:]}"[:63].rstrip("-")
+
+
+def needs_snapshot(event: dict) -> bool:
+    props = event["ResourceProperties"]
+    return (event["RequestType"] == "Update" and props.get("SnapshotOnVersionChange") == "true"
+            and event.get("OldResourceProperties", {}).get("Image") != props["Image"])
+
+
+def start_task(ecs: Any, props: dict, token: str) -> str:
+    existing = _find_task(ecs, props["Cluster"], token)
+    if existing:
+        return existing["taskArn"]
+    response = ecs.run_task(
+        cluster=props["Cluster"], taskDefinition=props["TaskDefinition"], launchType="FARGATE", count=1,
+        startedBy=token,
+        networkConfiguration={"awsvpcConfiguration": {
+            "subnets": props["Subnets"], "securityGroups": props["SecurityGroups"], "assignPublicIp": "DISABLED"}})
+    if response.get("failures") or not response.get("tasks"):
+        reasons = "; ".join(f"{f.get('arn', '')} {f.get('reason', '')} {f.get('detail', '')}".strip()
+                            for f in response.get("failures", [])) or "no task was started"
+        raise MigrationFailed(f"could not start the migration task: {reasons}")
+    arn = response["tasks"][0]["taskArn"]
+    LOG.info("started migration task %s", arn)
+    return arn
+
+
+def _find_task(ecs: Any, cluster: str, token: str) -> dict | None:
+    arns = []
+    for status in ("RUNNING", "STOPPED"):
+        arns += ecs.list_tasks(cluster=cluster, startedBy=token, desiredStatus=status).get("taskArns", [])
+    if not arns:
+        return None
+    return ecs.describe_tasks(cluster=cluster, tasks=arns[:1])["tasks"][0]
+
+
+def on_event(event: dict, _context: Any = None, *, ecs: Any = None, rds: Any = None) -> dict:
+    props = event["ResourceProperties"]
+    if event["RequestType"] == "Delete":
+        return {"PhysicalResourceId": event.get("PhysicalResourceId", PHYSICAL_ID)}
+    token = request_token(event)
+    if needs_snapshot(event):
+        snapshot = snapshot_id(event)
+        (rds or boto3.client("rds")).create_db_cluster_snapshot(
+            DBClusterSnapshotIdentifier=snapshot, DBClusterIdentifier=props["DbClusterIdentifier"],
+            Tags=[{"Key": "hydra:before-image", "Value": event["OldResourceProperties"]["Image"]},
+                  {"Key": "hydra:after-image", "Value": props["Image"]}])
+        LOG.info("snapshot %s before migrating to %s", snapshot, props["Image"])
+        return {"PhysicalResourceId": PHYSICAL_ID,
+                "Data": {"StartedBy": token, "SnapshotId": snapshot, "StartedAt": str(int(time.time()))}}
+    arn = start_task(ecs or boto3.client("ecs"), props, token)
+    return {"PhysicalResourceId": PHYSICAL_ID,
+            "Data": {"StartedBy": token, "TaskArn": arn, "StartedAt": str(int(time.time()))}}
+
+
+def _logs_hint(props: dict, task_arn: str) -> str:
+    task_id = task_arn.rsplit("/", 1)[-1]
+    return (f"logs: CloudWatch log group {props['LogGroup']}, stream "
+            f"{props['LogStreamPrefix']}/{props['ContainerName']}/{task_id}")
+
+
+def is_complete(event: dict, _context: Any = None, *, ecs: Any = None, rds: Any = None,
+                now: float | None = None) -> dict:
+    props = event["ResourceProperties"]
+    if event["RequestType"] == "Delete":
+        return {"IsComplete": True}
+    ecs = ecs or boto3.client("ecs")
+    data = event.get("Data", {})
+    token = data.get("StartedBy") or request_token(event)
+    task = _find_task(ecs, props["Cluster"], token)
+    if task is None:
+        snapshot = data.get("SnapshotId")
+        if not snapshot:
+            raise MigrationFailed(f"the migration task started for this deploy ({token}) cannot be found")
+        status = (rds or boto3.client("rds")).describe_db_cluster_snapshots(
+            DBClusterSnapshotIdentifier=snapshot)["DBClusterSnapshots"][0]["Status"]
+        if status == "available":
+            start_task(ecs, props, token)
+        elif status not in ("creating", "copying"):
+            raise MigrationFailed(f"the pre-migration snapshot {snapshot} is {status}; nothing was migrated")
+        return {"IsComplete": False}
+
+    arn = task["taskArn"]
+    if task.get("lastStatus") != "STOPPED":
+        # The task's own clock when ECS gives it, else when this deploy step began.
+        started = task.get("createdAt") or task.get("startedAt")
+        started = started.timestamp() if isinstance(started, datetime) else float(data.get("StartedAt", time.time()))
+        elapsed = (now or time.time()) - started
+        limit = int(props.get("TimeoutMinutes", "20")) * 60
+        if elapsed > limit:
+            ecs.stop_task(cluster=props["Cluster"], task=arn, reason="migration exceeded its time limit")
+            raise MigrationFailed(f"the migration task {arn} ran longer than {limit // 60} minutes and was "
+                                  f"stopped; {_logs_hint(props, arn)}")
+        return {"IsComplete": False}
+
+    container = next((c for c in task.get("containers", []) if c.get("name") == props["ContainerName"]), {})
+    exit_code = container.get("exitCode")
+    if exit_code == 0:
+        LOG.info("migrations applied by %s", arn)
+        return {"IsComplete": True, "Data": {"TaskArn": arn, "ExitCode": "0"}}
+    if exit_code is not None:
+        raise MigrationFailed(f"hydra migrate failed: task {arn} exited with code {exit_code}; "
+                              f"{_logs_hint(props, arn)}")
+    reason = task.get("stoppedReason") or container.get("reason") or "no reason given"
+    raise MigrationFailed(f"hydra migrate never ran: task {arn} stopped without an exit code: {reason}; "
+                          f"{_logs_hint(props, arn)}")
+

@@ -1,0 +1,90 @@
+"""Hydra's database users, their secrets and their rotation."""
+
+from __future__ import annotations
+
+import hashlib
+
+from aws_cdk import CustomResource, Duration, aws_ec2 as ec2, aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from hydra_stack.config import HydraConfig
+
+from .database import DATABASE_NAME, Database
+from .functions import FUNCTIONS_DIR, CustomResourceProvider, HydraFunction
+
+ROLES_CODE = FUNCTIONS_DIR / "hydra_functions" / "db_roles.py"
+OWNER_USER = "hydra_owner"
+RUNTIME_USER = "hydra"
+
+
+class DatabaseRoles(Construct):
+    """The migration owner and the runtime user, created in the database and rotated.
+
+    Provides ``owner_secret`` (``hydra_owner``: owns every object; migrations
+    only; single-user rotation) and ``runtime_secret`` (``hydra``: rows only;
+    alternating-users rotation, so the previous password stays valid while
+    tasks pick up the new one). A custom resource logs in as the master user
+    and creates the roles and grants (``hydra_functions.db_roles``); it reruns
+    whenever that code changes. The master credentials rotate single-user.
+    Rotation functions reach the database through the named
+    ``rotation_security_group`` and Secrets Manager through the NAT.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: HydraConfig, vpc: ec2.IVpc,
+                 subnets: ec2.SubnetSelection, database: Database) -> None:
+        super().__init__(scope, construct_id)
+        cluster = database.cluster
+        self.owner_secret = rds.DatabaseSecret(self, "OwnerSecret", username=OWNER_USER, dbname=DATABASE_NAME) \
+            .attach(cluster)
+        # masterarn in the secret lets the alternating-users rotation log in as the master to create the clone.
+        self.runtime_secret = rds.DatabaseSecret(self, "RuntimeSecret", username=RUNTIME_USER, dbname=DATABASE_NAME,
+                                                 master_secret=database.secret).attach(cluster)
+
+        self.bootstrap = HydraFunction(
+            self, "Bootstrap", handler="hydra_functions.db_roles.on_event",
+            description="Creates the Hydra owner and runtime roles and their privileges as the master user",
+            vpc=vpc, subnets=subnets, log_retention_days=config.log_retention_days, production=config.production)
+        database.allow_from(self.bootstrap, "Role bootstrap logs in as the master user")
+        for secret in (database.secret, self.owner_secret, self.runtime_secret):
+            secret.grant_read(self.bootstrap.function)
+        provider = CustomResourceProvider(self, "Provider", on_event=self.bootstrap.function,
+                                          log_retention_days=config.log_retention_days)
+        self.roles = CustomResource(
+            self, "Roles", service_token=provider.service_token, resource_type="Custom::HydraDatabaseRoles",
+            properties={"MasterSecretArn": database.secret.secret_arn,
+                        "OwnerSecretArn": self.owner_secret.secret_arn,
+                        "RuntimeSecretArn": self.runtime_secret.secret_arn,
+                        "Database": DATABASE_NAME,
+                        # A changed bootstrap reruns on the next deploy.
+                        "CodeFingerprint": hashlib.sha256(ROLES_CODE.read_bytes()).hexdigest()[:16]})
+        self.roles.node.add_dependency(cluster)
+
+        self.rotation_security_group = ec2.SecurityGroup(
+            self, "RotationSecurityGroup", vpc=vpc, allow_all_outbound=False,
+            description="Secrets Manager rotation functions - no inbound, HTTPS to Secrets Manager")
+        self.rotation_security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "Secrets Manager API")
+        database.allow_from(self.rotation_security_group, "Secret rotation functions")
+
+        every = Duration.days(config.db_rotation_days)
+        placement = dict(vpc=vpc, vpc_subnets=subnets, security_groups=[self.rotation_security_group])
+        # Declared here rather than with secret.add_rotation_schedule(): under the
+        # cluster they would join its dependencies, and the roles depend on the cluster.
+        rotations = [
+            secretsmanager.RotationSchedule(
+                self, "MasterRotation", secret=database.secret, automatically_after=every,
+                rotate_immediately_on_update=False,
+                hosted_rotation=secretsmanager.HostedRotation.postgre_sql_single_user(**placement)),
+            secretsmanager.RotationSchedule(
+                self, "OwnerRotation", secret=self.owner_secret, automatically_after=every,
+                rotate_immediately_on_update=False,
+                hosted_rotation=secretsmanager.HostedRotation.postgre_sql_single_user(**placement)),
+            secretsmanager.RotationSchedule(
+                self, "RuntimeRotation", secret=self.runtime_secret, automatically_after=every,
+                rotate_immediately_on_update=False,
+                hosted_rotation=secretsmanager.HostedRotation.postgre_sql_multi_user(
+                    master_secret=database.secret, **placement)),
+        ]
+        for rotation in rotations:
+            # A rotation logs in as the user it rotates: the roles must exist first.
+            rotation.node.add_dependency(self.roles)

@@ -1,0 +1,51 @@
+"""After every database credentials rotation: re-derive the DSNs, then redeploy Hydra."""
+
+from __future__ import annotations
+
+from aws_cdk import Stack, aws_ec2 as ec2, aws_ecs as ecs, aws_events as events
+from aws_cdk import aws_events_targets as targets, aws_iam as iam, aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from hydra_stack.config import HydraConfig
+
+from .database import Database
+from .functions import HydraFunction
+
+
+class RotationFollower(Construct):
+    """A function on Secrets Manager's ``RotationSucceeded`` events.
+
+    For the rotated secret it recomposes the DSN (same encoding and login
+    proof as at creation) and, for the runtime DSN, forces a new deployment
+    of the service so that new tasks read it. ``dsn_sources`` is a list of
+    (target DSN secret, source credentials secret, max_conns, redeploy).
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: HydraConfig, vpc: ec2.IVpc,
+                 subnets: ec2.SubnetSelection, database: Database,
+                 dsn_sources: list[tuple[secretsmanager.ISecret, secretsmanager.ISecret, int, bool]],
+                 service: ecs.FargateService) -> None:
+        super().__init__(scope, construct_id)
+        targets_json = Stack.of(self).to_json_string([
+            {"source": source.secret_arn, "target": target.secret_arn, "maxConns": max_conns, "redeploy": redeploy}
+            for target, source, max_conns, redeploy in dsn_sources])
+        self.follower = HydraFunction(
+            self, "Function", handler="hydra_functions.dsn_composer.on_rotation",
+            description="Re-derives Hydra's DSNs after a credentials rotation and redeploys the service",
+            vpc=vpc, subnets=subnets, log_retention_days=config.log_retention_days, production=config.production,
+            environment={"DSN_TARGETS": targets_json, "CLUSTER": service.cluster.cluster_name,
+                         "SERVICE": service.service_name})
+        database.allow_from(self.follower, "Rotation follower proves the new DSN by logging in")
+        for target, source, _, _ in dsn_sources:
+            source.grant_read(self.follower.function)
+            target.grant_read(self.follower.function)
+            self.follower.function.add_to_role_policy(iam.PolicyStatement(
+                actions=["secretsmanager:PutSecretValue"], resources=[target.secret_arn]))
+        self.follower.function.add_to_role_policy(iam.PolicyStatement(
+            actions=["ecs:UpdateService"], resources=[service.service_arn]))
+        self.rule = events.Rule(
+            self, "RotationSucceeded", description="Secrets Manager finished rotating a secret",
+            event_pattern=events.EventPattern(
+                source=["aws.secretsmanager"], detail_type=["AWS Service Event via CloudTrail"],
+                detail={"eventSource": ["secretsmanager.amazonaws.com"], "eventName": ["RotationSucceeded"]}),
+            targets=[targets.LambdaFunction(self.follower.function, retry_attempts=4)])
