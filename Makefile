@@ -12,13 +12,19 @@ export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export AWS_EC2_METADATA_DISABLED := true
 PY_STAMP := $(VENV)/.installed
 ACTIONLINT := .cache/bin/actionlint
+HYDRA := .cache/bin/hydra
+# The newest Hydra the Go module proxy serves (the deployed image is newer: see README).
+HYDRA_VERSION := v2.3.0
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help install synth test bench exposure system-secret docs snapshot-update constraints clean
+.PHONY: help install hydra local e2e synth test bench exposure system-secret docs snapshot-update constraints clean
 
 help:
 	@echo "make synth [ENV=dev|prod]  synthesize one environment offline, then cfn-lint it"
-	@echo "make test                  the whole test suite (what CI runs)"
+	@echo "make test                  the whole test suite (what CI runs), the end-to-end flow included"
+	@echo "make e2e                   only the OAuth2 flow against a real Hydra, PostgreSQL and nginx"
+	@echo "make local                 the dev stack's Hydra on this machine, with TLS and the login app"
+	@echo "make hydra                 build Ory Hydra $(HYDRA_VERSION) from the Go module proxy"
 	@echo "make bench [ENV=dev]       synthesis time and memory next to an empty CDK app"
 	@echo "make exposure              who can reach which port, per environment (Markdown)"
 	@echo "make system-secret STEP=.. ENV=..  rotate SECRETS_SYSTEM (status, append, promote, rekey, drop)"
@@ -40,6 +46,15 @@ $(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
 $(ACTIONLINT): tools/actionlint/go.mod tools/actionlint/go.sum
 	cd tools/actionlint && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -o $(CURDIR)/$(ACTIONLINT) github.com/rhysd/actionlint/cmd/actionlint
 
+# Ory Hydra from the Go module proxy, pinned by tools/hydra/go.mod and go.sum; never committed.
+$(HYDRA): tools/hydra/go.mod tools/hydra/go.sum
+	cd tools/hydra && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath \
+	  -ldflags "-s -w -X github.com/ory/hydra/v2/driver/config.Version=$(HYDRA_VERSION)" \
+	  -o $(CURDIR)/$(HYDRA) github.com/ory/hydra/v2
+
+hydra: $(HYDRA)
+	@$(HYDRA) version | head -1
+
 install: $(PY_STAMP) $(NODE_STAMP) $(ACTIONLINT)
 
 synth: install
@@ -48,8 +63,14 @@ synth: install
 	cfn-lint --ignore-checks W3005 -- $(OUT)/*.template.json
 	@echo "Templates for $(ENV) in $(OUT)/ (the admin API guard, cdk-nag and cfn-lint found nothing)."
 
-test: install
+test: install $(HYDRA)
 	$(PY) -m pytest
+
+e2e: install $(HYDRA)
+	$(PY) -m pytest tests/e2e
+
+local: install $(HYDRA)
+	$(PY) -m hydra_stack.local
 
 bench: install
 	$(PY) -m hydra_stack.bench --env $(ENV)

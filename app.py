@@ -8,9 +8,11 @@ from typing import Any, Mapping
 
 import aws_cdk as cdk
 
+from hydra_functions.clients import ClientError
 from hydra_stack.config import (
     ENV_SELECTOR_KEY, ENVIRONMENTS_KEY, ConfigError, HydraConfig, cdk_json_context, load_config,
 )
+from hydra_stack.clients import load_clients
 from hydra_stack.guard import install_guard
 from stacks.ingress import IngressStack
 from stacks.operations import OperationsStack
@@ -26,7 +28,8 @@ def build_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = 
 
     ``context`` is laid over cdk.json's context, so tests see the same
     feature flags as `cdk synth`; context given to the CLI (`-c env=prod`)
-    overrides both. Raises :class:`ConfigError` on bad configuration.
+    overrides both. Raises :class:`ConfigError` on bad configuration and
+    :class:`ClientError` on a bad clients/<env>.json.
     """
     app = cdk.App(
         # Path metadata names the construct behind each resource, as `cdk synth` does.
@@ -35,7 +38,7 @@ def build_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = 
         # the built-in copy of those rules would add about a second to each synthesis.
         builtin_cloud_formation_validation=False)
     config = load_config({key: app.node.try_get_context(key) for key in (ENV_SELECTOR_KEY, ENVIRONMENTS_KEY)})
-    build_stacks(app, config)
+    build_stacks(app, config, load_clients(config.env_name))
     # Synthesis fails if anything could make the admin API reachable from outside.
     install_guard(app, config)
     if app.node.try_get_context(NAG_KEY) is not False:
@@ -44,14 +47,14 @@ def build_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = 
     return app
 
 
-def build_stacks(app: cdk.App, config: HydraConfig) -> tuple[cdk.Stack, ...]:
+def build_stacks(app: cdk.App, config: HydraConfig, clients: list[dict]) -> tuple[cdk.Stack, ...]:
     env = None if config.env_agnostic else cdk.Environment(account=config.account, region=config.region)
     prefix = config.stack_prefix
     stateful = StatefulStack(app, f"{prefix}-Stateful", config=config, env=env)
     ingress = IngressStack(app, f"{prefix}-Ingress", config=config, stateful=stateful, env=env)
     service = ServiceStack(app, f"{prefix}-Service", config=config, stateful=stateful, ingress=ingress, env=env)
     operations = OperationsStack(app, f"{prefix}-Operations", config=config, stateful=stateful, ingress=ingress,
-                                 service=service, env=env)
+                                 service=service, clients=clients, env=env)
     stacks = (stateful, ingress, service, operations)
     for stack in stacks:
         cdk.Tags.of(stack).add("project", "hydra")
@@ -74,7 +77,7 @@ def synthesize(app: cdk.App) -> int:
 def main() -> int:
     try:
         app = build_app()
-    except ConfigError as error:
+    except (ConfigError, ClientError) as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
     return synthesize(app)

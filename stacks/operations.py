@@ -5,6 +5,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from constructs import Construct
 
+from hydra_constructs.declared_clients import DeclaredClients
 from hydra_constructs.janitor import Janitor
 from hydra_constructs.monitoring import Monitoring, Signals
 from hydra_constructs.network import Network
@@ -18,10 +19,10 @@ from .stateful import StatefulStack
 
 
 class OperationsStack(cdk.Stack):
-    """Everything that keeps a running Hydra healthy; deployed after the service is up."""
+    """Everything that keeps a running Hydra healthy, and its declared clients; deployed after the service."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: HydraConfig, stateful: StatefulStack,
-                 ingress: IngressStack, service: ServiceStack, **kwargs) -> None:
+                 ingress: IngressStack, service: ServiceStack, clients: list[dict], **kwargs) -> None:
         super().__init__(scope, construct_id,
                          description=f"Ory Hydra {config.env_name}: keys, janitor, rotation follow-up, alarms",
                          **kwargs)
@@ -32,6 +33,12 @@ class OperationsStack(cdk.Stack):
                                         admin_endpoint=lbs.admin_endpoint,
                                         service_task_definition_arn=hydra.task_definition.task_definition_arn)
         ingress.grant_admin_access(self.signing_keys.function, "signing key ensurer")
+
+        self.clients = DeclaredClients(self, "DeclaredClients", config=config, vpc=vpc, subnets=private,
+                                       admin_endpoint=lbs.admin_endpoint, clients=clients)
+        ingress.grant_admin_access(self.clients.function, "declared OAuth2 clients")
+        # Clients may ask for the keys' audience only once the key sets exist.
+        self.clients.clients.node.add_dependency(self.signing_keys.keys)
 
         self.janitor = Janitor(self, "Janitor", config=config, cluster=hydra.cluster, image=hydra.image,
                                subnets=private, security_group=hydra.commands_sg, dsn_secret=secrets.dsn_secret,

@@ -26,6 +26,7 @@ def test_rows_for_every_listening_port(synth):
     assert internet.startswith("API Gateway via ") and internet.endswith("-> Ingress: LoadBalancers/PublicNlb")
     assert table[("network load balancer Ingress: LoadBalancers/AdminNlb", "4445")] == (
         ("security group Ingress: Bastion/SecurityGroup",
+         "security group Operations: DeclaredClients/Function/SecurityGroup",
          "security group Operations: SigningKeys/Function/SecurityGroup"), "no")
     who, internet = table[("network load balancer Ingress: LoadBalancers/PublicNlb", "4444")]
     assert "(PrivateLink, inbound rules not enforced)" in who[0] and internet.startswith("API Gateway via ")

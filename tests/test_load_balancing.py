@@ -67,6 +67,7 @@ def test_admin_nlb_accepts_only_the_bastion_and_granted_groups(dev):
             for r in model.rules_into(admin_nlb_sg)} == {
         ("tcp", 4445, 4445, "Hydra-dev-Ingress/Bastion/SecurityGroup/Resource"),
         ("tcp", 4445, 4445, "Hydra-dev-Operations/SigningKeys/Function/SecurityGroup/Resource"),  # granted
+        ("tcp", 4445, 4445, "Hydra-dev-Operations/DeclaredClients/Function/SecurityGroup/Resource"),  # granted
     }
 
 

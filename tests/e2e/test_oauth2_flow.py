@@ -1,0 +1,286 @@
+"""The guide's whole OAuth2 flow against a real Hydra configured by the synthesized dev task definition.
+
+PostgreSQL, Hydra (built from the Go module proxy), nginx terminating TLS and
+the login/consent app run on loopback ports; the example clients are applied
+with the project's tool; authlib walks the authorization code flow with PKCE
+S256, state and nonce.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.parse
+
+import jwt
+import pytest
+import requests
+from authlib.common.security import generate_token
+from authlib.integrations.base_client.errors import OAuthError
+from authlib.oauth2.rfc6749.errors import MismatchingStateException
+from authlib.integrations.requests_client import OAuth2Session
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from hydra_functions.clients import AdminApi, apply, validate_client
+from hydra_functions.dsn import parse_dsn
+from hydra_stack.clients import load_clients
+from hydra_stack.local import LocalStack, LocalStackError, task_environment
+from hydra_stack.local_postgres import PostgresUnavailable
+from hydra_stack.login_app import User, hash_password
+from hydra_stack.resource_server import serve_in_thread
+from hydra_stack.tokens import InvalidToken, TokenValidator, fetch_json
+
+from ..conftest import synthesize
+
+pytestmark = pytest.mark.e2e
+
+CLIENT_ID = "my-frontend-app"
+CALLBACK = "http://localhost:8000/oauth/callback"
+API = "https://api.dev.example.com"
+PASSWORD = "correct horse battery staple"
+ALICE = User(username="alice", subject="user-1234", password=hash_password(PASSWORD, iterations=1000),
+             email="alice@example.com", name="Alice Example")
+
+
+@pytest.fixture(scope="module")
+def stack():
+    environment = task_environment(synthesize("dev").templates["Service"])
+    local = LocalStack(users=[ALICE], synthesized=environment)
+    try:
+        local.start()
+    except (LocalStackError, PostgresUnavailable) as error:
+        local.stop()
+        pytest.fail(f"the local Hydra stack could not be started: {error}")
+    apply(AdminApi(local.admin_url), load_clients("dev"))
+    yield local
+    local.stop()
+
+
+def trusting(session, stack):
+    """Trust the local TLS front's certificate (and not a CA bundle from the environment)."""
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would otherwise override `verify`
+    session.verify = str(stack.cert)
+    return session
+
+
+@pytest.fixture
+def browser(stack):
+    return trusting(requests.Session(), stack)
+
+
+def discovery(stack) -> dict:
+    return fetch_json(stack.issuer + ".well-known/openid-configuration", context=stack.ssl_context())
+
+
+def oauth_client(stack, **kwargs) -> OAuth2Session:
+    client = OAuth2Session(client_id=CLIENT_ID, redirect_uri=CALLBACK, scope="openid offline_access profile email",
+                           token_endpoint_auth_method="none", **kwargs)
+    return trusting(client, stack)
+
+
+def walk(browser, url: str, *, stop_at: str, username: str = "alice", password: str = PASSWORD) -> str:
+    """Play the user: follow redirects, log in when asked, until the browser would leave for ``stop_at``."""
+    for _ in range(20):
+        if url.startswith(stop_at):
+            return url
+        response = browser.get(url, allow_redirects=False)
+        if response.status_code in (302, 303):
+            url = urllib.parse.urljoin(url, response.headers["Location"])
+            continue
+        if response.status_code == 200 and 'action="/login"' in response.text:
+            form = dict(re.findall(r'name="(login_challenge|csrf)" value="([^"]+)"', response.text))
+            posted = browser.post(urllib.parse.urljoin(url, "/login"), allow_redirects=False, data={
+                **form, "username": username, "password": password, "action": "login"})
+            if posted.status_code != 302:
+                raise AssertionError(f"login refused with HTTP {posted.status_code}")
+            url = posted.headers["Location"]
+            continue
+        raise AssertionError(f"unexpected answer {response.status_code} from {url}: {response.text[:300]}")
+    raise AssertionError("too many redirects")
+
+
+def authorize(stack, browser, **extra) -> tuple[OAuth2Session, str, str, str, str]:
+    """Start the flow; returns (client, callback URL, state, code verifier, nonce)."""
+    verifier, nonce = generate_token(48), generate_token(16)
+    client = oauth_client(stack, code_challenge_method="S256")
+    uri, state = client.create_authorization_url(discovery(stack)["authorization_endpoint"], code_verifier=verifier,
+                                                 nonce=nonce, audience=API, **extra)
+    return client, walk(browser, uri, stop_at=CALLBACK), state, verifier, nonce
+
+
+def validator(stack, **kwargs) -> TokenValidator:
+    return TokenValidator(issuer=stack.issuer, audience=API,
+                          fetch=lambda url: fetch_json(url, context=stack.ssl_context()), **kwargs)
+
+
+@pytest.fixture(scope="module")
+def tokens(stack):
+    client, callback, state, verifier, nonce = authorize(stack, trusting(requests.Session(), stack))
+    token = client.fetch_token(discovery(stack)["token_endpoint"], authorization_response=callback, state=state,
+                               code_verifier=verifier)
+    return {"token": token, "nonce": nonce, "callback": callback}
+
+
+# ------------------------------------------------------------------ the flow ---
+
+def test_the_issuer_is_the_local_https_front_not_the_synthesized_one(stack):
+    assert discovery(stack)["issuer"] == stack.issuer
+    assert stack.issuer.startswith("https://127.0.0.1:")
+    assert synthesize("dev").config.env_name == "dev"  # the environment came from the dev task definition
+
+
+def test_code_flow_with_pkce_state_and_nonce_yields_valid_tokens(stack, tokens):
+    token = tokens["token"]
+    assert set(token) >= {"access_token", "id_token", "refresh_token", "expires_in"}
+    claims = validator(stack).validate(token["access_token"])
+    assert claims["iss"] == stack.issuer
+    assert API in claims["aud"], "the audience the client asked for and consent granted"
+    assert claims["client_id"] == CLIENT_ID and claims["sub"] == ALICE.subject
+    assert abs(claims["exp"] - claims["iat"] - 15 * 60) <= 2, "TTL_ACCESS_TOKEN from the synthesized task definition"
+    id_claims = validator(stack).validate(token["id_token"], audience=CLIENT_ID, nonce=tokens["nonce"])
+    assert id_claims["aud"] == [CLIENT_ID] and id_claims["email"] == ALICE.email and id_claims["name"] == ALICE.name
+
+
+def test_the_guides_aud_equals_client_id_check_would_always_fail(stack, tokens):
+    with pytest.raises(InvalidToken, match="InvalidAudienceError"):
+        validator(stack).validate(tokens["token"]["access_token"], audience=CLIENT_ID)
+
+
+def test_refresh_works_once_and_the_used_refresh_token_is_rejected(stack, tokens):
+    client = oauth_client(stack)
+    endpoint = discovery(stack)["token_endpoint"]
+    old = tokens["token"]["refresh_token"]
+    renewed = client.refresh_token(endpoint, refresh_token=old)
+    assert renewed["refresh_token"] != old
+    validator(stack).validate(renewed["access_token"])
+    with pytest.raises(OAuthError) as excinfo:
+        oauth_client(stack).refresh_token(endpoint, refresh_token=old)
+    assert excinfo.value.error == "invalid_grant"
+
+
+def test_the_example_resource_server_accepts_the_token_and_refuses_others(stack, tokens):
+    server = serve_in_thread(validator(stack))
+    url = f"http://127.0.0.1:{server.server_address[1]}/me"
+    try:
+        ok = requests.get(url, headers={"Authorization": f"Bearer {tokens['token']['access_token']}"})
+        assert ok.status_code == 200 and ok.json()["sub"] == ALICE.subject
+        assert requests.get(url).status_code == 401
+        refused = requests.get(url, headers={"Authorization": "Bearer not-a-token"})
+        assert refused.status_code == 401 and 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
+    finally:
+        server.shutdown()
+
+
+# ------------------------------------------------------------ negative cases ---
+
+def test_an_unregistered_redirect_uri_is_refused(stack, browser):
+    client = OAuth2Session(client_id=CLIENT_ID, redirect_uri="http://localhost:9999/evil", scope="openid",
+                           code_challenge_method="S256")
+    uri, _ = client.create_authorization_url(discovery(stack)["authorization_endpoint"],
+                                             code_verifier=generate_token(48))
+    landed = walk(browser, uri, stop_at=stack.login_base + "/error")
+    assert not landed.startswith("http://localhost:9999")
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(landed).query))
+    assert query["error"] == "invalid_request" and "redirect_uri" in query["error_description"]
+
+
+def test_a_public_client_without_pkce_is_refused(stack, browser):
+    client = oauth_client(stack)  # no code_challenge_method: no PKCE
+    uri, _ = client.create_authorization_url(discovery(stack)["authorization_endpoint"], nonce=generate_token(16))
+    callback = walk(browser, uri, stop_at=CALLBACK)
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(callback).query))
+    assert "code" not in query and query["error"] == "invalid_request"
+    assert "code_challenge" in query["error_description"]
+
+
+def test_a_wrong_state_is_detected_by_the_client(stack, browser):
+    client, callback, _, verifier, _ = authorize(stack, browser)
+    with pytest.raises(MismatchingStateException):
+        client.fetch_token(discovery(stack)["token_endpoint"], authorization_response=callback,
+                           state="forged-state", code_verifier=verifier)
+
+
+def test_a_tampered_signature_and_an_expired_token_are_rejected(stack, tokens):
+    access = tokens["token"]["access_token"]
+    head, body, signature = access.split(".")
+    flipped = signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")
+    with pytest.raises(InvalidToken, match="InvalidSignatureError"):
+        validator(stack).validate(f"{head}.{body}.{flipped}")
+    later = validator(stack, clock=lambda: time.time() + 16 * 60)
+    with pytest.raises(InvalidToken, match="expired"):
+        later.validate(access)
+
+
+def test_an_unknown_key_triggers_one_refresh_then_a_rejection(stack, tokens):
+    v = validator(stack)
+    v.validate(tokens["token"]["access_token"])
+    assert v.fetches == 1
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = jwt.encode({"iss": stack.issuer, "aud": [API], "sub": "x", "exp": time.time() + 60, "iat": time.time()},
+                        stranger, algorithm="RS256", headers={"kid": "not-hydras"})
+    v.clock = lambda: time.time() + 30  # past the refresh rate limit, within the cache TTL
+    with pytest.raises(InvalidToken, match="unknown signing key"):
+        v.validate(forged)
+    assert v.fetches == 2, "exactly one refresh for the unknown kid"
+
+
+def test_admin_paths_answer_404_on_the_public_port(stack, browser):
+    for path in ("admin/clients", "admin/keys/hydra.openid.id-token", "clients", "admin/oauth2/introspect"):
+        assert browser.get(stack.issuer + path).status_code == 404, f"through the TLS front: {path}"
+        direct = requests.get(f"http://127.0.0.1:{stack.public_port}/{path}")
+        assert direct.status_code == 404, f"on Hydra's public port itself: {path}"
+
+
+# ------------------------------------------------- the DSN, read by Hydra ---
+
+def test_hydra_accepts_the_stacks_dsn_for_a_password_full_of_reserved_characters(stack):
+    assert any(c in stack.runtime_password for c in "^#%/@:?")
+    assert parse_dsn(stack.dsn).password == stack.runtime_password
+    status = stack.hydra("migrate", "sql", "status", "-e", dsn=stack.dsn)
+    assert "Pending" not in status.stdout.split("Status")[-1] or "Applied" in status.stdout
+    assert status.stdout.count("Applied") > 100
+
+
+# ------------------------------------------- declarative clients, for real ---
+
+def test_applying_the_clients_again_changes_nothing(stack, capsys):
+    from hydra_stack import clients as cli
+    assert cli.main(["apply", "--env", "dev", "--admin-url", stack.admin_url]) == 0
+    assert capsys.readouterr().out.strip() == "no changes"
+
+
+def test_changes_are_shown_then_applied_and_extra_clients_kept_unless_pruned(stack):
+    admin = AdminApi(stack.admin_url)
+    declared = load_clients("dev")
+    changed = [{**declared[0], "redirect_uris": declared[0]["redirect_uris"] + ["https://staging.example.com/cb"]}]
+    service = validate_client({"client_id": "reporting-service", "grant_types": ["client_credentials"],
+                               "token_endpoint_auth_method": "client_secret_basic", "scope": "reports",
+                               "audience": [API]})
+    secrets: dict[str, str] = {}
+    dry = apply(admin, changed + [service], dry_run=True)
+    assert dry.lines() == ["+ create reporting-service", f"~ update {CLIENT_ID}: redirect_uris"]
+    apply(admin, changed + [service], on_secret=secrets.__setitem__)
+    assert apply(admin, changed + [service], dry_run=True).lines() == ["no changes"]
+    # The confidential client's secret, shown once, works at the token endpoint.
+    machine = trusting(OAuth2Session(client_id="reporting-service", client_secret=secrets["reporting-service"],
+                                     scope="reports"), stack)
+    token = machine.fetch_token(discovery(stack)["token_endpoint"], grant_type="client_credentials", audience=API)
+    assert validator(stack).validate(token["access_token"])["client_id"] == "reporting-service"
+    kept = apply(admin, declared)
+    assert kept.lines() == [f"~ update {CLIENT_ID}: redirect_uris", "  keep reporting-service: not in the file "
+                                                                    "(--prune deletes it)"]
+    assert apply(admin, declared, prune=True).lines() == ["- delete reporting-service"]
+    assert set(admin.clients()) == {CLIENT_ID}
+
+
+# -------------------------------------------------------- the login app ---
+
+def test_bad_challenges_and_wrong_passwords_get_pages_not_tracebacks(stack, browser):
+    bogus = browser.get(f"{stack.login_base}/login?login_challenge=does-not-exist")
+    assert bogus.status_code == 404 and "cannot continue" in bogus.text and "Traceback" not in bogus.text
+    assert browser.get(f"{stack.login_base}/consent").status_code == 400
+    client = oauth_client(stack, code_challenge_method="S256")
+    uri, _ = client.create_authorization_url(discovery(stack)["authorization_endpoint"],
+                                             code_verifier=generate_token(48))
+    with pytest.raises(AssertionError, match="login refused with HTTP 401"):
+        walk(browser, uri, stop_at=CALLBACK, password="wrong")

@@ -1,0 +1,116 @@
+"""Declarative clients: every rule names the client and the field; synthesis refuses a bad file."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from hydra_functions.clients import ClientError, normalize, plan, validate_client, validate_clients
+from hydra_stack.clients import load_clients
+
+from .cfn import by_path, props
+from .conftest import ROOT
+
+GUIDE = {  # the architecture guide's client, as published
+    "client_id": "my-frontend-app",
+    "grant_types": ["authorization_code", "refresh_token"],
+    "response_types": ["code", "id_token"],
+    "scope": "openid offline_access profile email",
+    "skip_consent": True,
+    "redirect_uris": ["https://your-app-domain/oauth/callback", "http://localhost:8000/oauth/callback"],
+    "token_endpoint_auth_method": "none",
+}
+
+
+def error(client: dict) -> ClientError:
+    with pytest.raises(ClientError) as excinfo:
+        validate_client(client, "clients/dev.json")
+    return excinfo.value
+
+
+def test_the_guides_example_is_refused_for_its_implicit_response_type():
+    e = error(GUIDE)
+    assert (e.client, e.field) == ("my-frontend-app", "response_types")
+    assert "implicit flow, which bypasses PKCE" in str(e)
+    assert str(e).startswith("clients/dev.json: client 'my-frontend-app', field 'response_types': got ['code', "
+                             "'id_token']")
+    fixed = validate_client({**GUIDE, "response_types": ["code"]})
+    assert fixed["audience"] == [] and fixed["skip_consent"] is True
+
+
+@pytest.mark.parametrize("change, field_name, expected", [
+    ({"redirect_uris": ["https://app.example.com/*"]}, "redirect_uris", "no wildcards"),
+    ({"redirect_uris": ["https://app.example.com/cb#frag"]}, "redirect_uris", "without a fragment"),
+    ({"redirect_uris": ["http://app.example.com/cb"]}, "redirect_uris", "http:// only for loopback"),
+    ({"redirect_uris": ["/oauth/callback"]}, "redirect_uris", "absolute URI"),
+    ({"grant_types": ["authorization_code", "client_credentials"]}, "grant_types", "public client"),
+    ({"grant_types": ["authorization_code"]}, "grant_types", "offline_access"),
+    ({"response_types": ["token"]}, "response_types", "implicit flow"),
+    ({"client_secret": "in-a-file"}, "client_secret", "no such field"),
+    ({"client_id": "a b"}, "client_id", "letters, digits"),
+    ({"token_endpoint_auth_method": "private_key_jwt"}, "token_endpoint_auth_method", "one of none"),
+    ({"skip_consent": "yes"}, "skip_consent", "true or false"),
+])
+def test_each_rule_names_the_client_and_the_field(change, field_name, expected):
+    e = error({**GUIDE, "response_types": ["code"], **change})
+    assert e.field == field_name and expected in str(e)
+
+
+def test_loopback_redirects_are_allowed_over_http():
+    for uri in ("http://localhost:8000/cb", "http://127.0.0.1:9000/cb", "http://[::1]:8000/cb"):
+        validate_client({**GUIDE, "response_types": ["code"], "redirect_uris": [uri]})
+
+
+def test_duplicate_ids_and_malformed_files_are_refused():
+    client = {**GUIDE, "response_types": ["code"]}
+    with pytest.raises(ClientError, match="a unique client id"):
+        validate_clients({"clients": [client, client]})
+    with pytest.raises(ClientError, match="one key, 'clients'"):
+        validate_clients({"clients": [], "extra": 1})
+
+
+def test_the_environment_files_are_valid_and_their_public_clients_use_code_only():
+    for env in ("dev", "prod"):
+        for client in load_clients(env):
+            assert client["response_types"] == ["code"] and client["audience"], env
+
+
+def test_plans_compare_only_declared_fields_in_any_order():
+    [declared] = load_clients("dev")
+    stored = {**copy.deepcopy(declared), "redirect_uris": list(reversed(declared["redirect_uris"])),
+              "scope": "email profile offline_access openid", "created_at": "2026-11-26T00:00:00Z",
+              "client_secret_expires_at": 0}
+    assert plan([declared], {declared["client_id"]: stored}, prune=False).lines() == ["no changes"]
+    assert normalize(stored) == normalize(declared)
+
+
+def test_the_deployed_stack_applies_the_same_clients_inside_the_vpc(dev):
+    template, model, stack = dev.templates["Operations"], dev.model, dev.stack_name("Operations")
+    p = props(by_path(template, "DeclaredClients/Clients/Default")[1])
+    assert json.loads(p["Clients"]) == load_clients("dev")
+    assert (p["Environment"], p["Prune"]) == ("dev", "false")
+    fn = model.resource(model.resolve(stack, model.resource(model.resolve(stack, p["ServiceToken"])).properties[
+        "Environment"]["Variables"]["USER_ON_EVENT_FUNCTION_ARN"]))
+    assert fn.properties["Handler"] == "hydra_functions.clients.on_event" and fn.properties["VpcConfig"]
+    admin_sg = next(r for r in model.resources("AWS::EC2::SecurityGroup")
+                    if r.path.endswith("LoadBalancers/AdminNlbSecurityGroup/Resource"))
+    assert f"{stack}/DeclaredClients/Function/SecurityGroup/Resource" in {
+        model.resource(r.source).path for r in model.rules_into(admin_sg.ref)}
+
+
+def test_synthesis_stops_on_a_bad_clients_file(tmp_path, monkeypatch):
+    bad = tmp_path / "clients"
+    bad.mkdir()
+    (bad / "dev.json").write_text(json.dumps({"clients": [GUIDE]}))
+    script = ("import sys; import hydra_stack.clients as c; from pathlib import Path; "
+              f"c.CLIENTS_DIR = Path({str(bad)!r}); import app; sys.exit(app.main())")
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "CDK_OUTDIR": str(tmp_path / "out")})
+    assert result.returncode == 2
+    assert ("configuration error: clients/dev.json: client 'my-frontend-app', field 'response_types'"
+            in result.stderr)
