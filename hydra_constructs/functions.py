@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import aws_cdk as cdk
-from aws_cdk import Duration, RemovalPolicy, Validations, aws_ec2 as ec2, aws_lambda as lambda_, aws_logs as logs
+from aws_cdk import Duration, RemovalPolicy, aws_ec2 as ec2, aws_lambda as lambda_, aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct

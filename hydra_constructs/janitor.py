@@ -10,7 +10,7 @@ from constructs import Construct
 
 from hydra_stack.config import HydraConfig
 
-from ._util import acknowledge, retention
+from ._util import acknowledge, nag_arn, retention
 from .hydra_service import acknowledge_task_definition, command_environment, fargate_task_definition, hardened_container
 
 JANITOR_CONTAINER = "hydra-janitor"
@@ -81,5 +81,4 @@ class Janitor(Construct):
                     "ecs:ListTasks and the CloudWatch Logs delivery actions have no resource-level "
                     "permissions; runTask.sync also needs the EventBridge rule Step Functions manages for it.",
                     "Resource::*",
-                    "Resource::" + f"arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:rule/"
-                                   "StepFunctionsGetEventsForECSTaskRule")
+                    "Resource::" + nag_arn("events", "rule/StepFunctionsGetEventsForECSTaskRule"))

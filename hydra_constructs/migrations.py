@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, CustomResource, Duration, Stack, aws_ec2 as ec2, aws_ecs as ecs
+from aws_cdk import ArnFormat, CustomResource, Duration, Stack, aws_ec2 as ec2
 from aws_cdk import aws_iam as iam, aws_rds as rds
 from constructs import Construct
 

@@ -17,9 +17,10 @@ import sys
 import urllib.parse
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import ClientError
 
 from hydra_functions.clients import LOOPBACK_HOSTS, PUBLIC, ClientError as ClientFileError
+from hydra_stack.aws_cli import run
 from hydra_stack.clients import load_clients
 
 LOCAL_ADMIN = "http://localhost:4445"
@@ -80,20 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--region")
     parser.add_argument("--profile")
     args = parser.parse_args(argv)
-    try:
+
+    def write() -> int:
         session = boto3.Session(profile_name=args.profile, region_name=args.region)
         print(envrc(session, args.env, load_clients(args.env), args.client_id))
-    except (EnvrcError, ClientFileError) as error:
-        print(f"cannot write the .envrc: {error}", file=sys.stderr)
-        return 2
-    except NoCredentialsError:
-        print("cannot write the .envrc: no AWS credentials found (configure a profile or AWS_* variables)",
-              file=sys.stderr)
-        return 2
-    except (ClientError, BotoCoreError) as error:
-        print(f"cannot write the .envrc: {error}", file=sys.stderr)
-        return 2
-    return 0
+        return 0
+    return run(write, prefix="cannot write the .envrc", expected=(EnvrcError, ClientFileError))
 
 
 if __name__ == "__main__":

@@ -37,8 +37,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import ClientError
 
+from hydra_stack.aws_cli import run
 from hydra_stack.config import ConfigError, HydraConfig, cdk_json_context, duration_seconds, load_config
 
 KEY_SETS = ("hydra.openid.id-token", "hydra.jwt.access-token")
@@ -223,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accept-refresh-token-loss", action="store_true",
                         help="drop before the refresh-token lifetime has passed (those users log in again)")
     args = parser.parse_args(argv)
-    try:
+
+    def step() -> int:
         config = load_config({**cdk_json_context(), "env": args.env})
         session = boto3.Session(profile_name=args.profile, region_name=args.region or config.region)
         rotation = SystemSecretRotation(session, config, admin_url=args.admin_url, redeploy=not args.no_redeploy)
@@ -231,16 +233,8 @@ def main(argv: list[str] | None = None) -> int:
             rotation.drop(accept_refresh_token_loss=args.accept_refresh_token_loss)
         else:
             getattr(rotation, args.step)()
-    except (StepRefused, ConfigError) as error:
-        print(f"refused: {error}", file=sys.stderr)
-        return 2
-    except NoCredentialsError:
-        print("refused: no AWS credentials found (configure a profile or AWS_* variables)", file=sys.stderr)
-        return 2
-    except (ClientError, BotoCoreError) as error:
-        print(f"refused: AWS said: {error}", file=sys.stderr)
-        return 2
-    return 0
+        return 0
+    return run(step, prefix="refused", expected=(StepRefused, ConfigError))
 
 
 if __name__ == "__main__":

@@ -61,15 +61,6 @@ class Rule:
     origin: Resource
     description: str = ""
 
-    def covers(self, port: int) -> bool:
-        if self.protocol in ("-1", "all"):
-            return True
-        if self.protocol not in ("tcp", "6"):
-            return False
-        if self.from_port == -1:
-            return True
-        return self.from_port <= port <= self.to_port
-
 
 @dataclass
 class AppTemplates:

@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+from botocore.exceptions import BotoCoreError, ClientError
 
+from hydra_stack.aws_cli import run
 from hydra_stack.config import ConfigError, cdk_json_context, load_config
 from hydra_stack.trust_boundary import (
     RULES, Analysis, Cidr, EndpointService, Group, IngressRule, Integration, Listener, LoadBalancer, Network,
@@ -440,33 +441,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", help="AWS profile")
     parser.add_argument("--probe", action="store_true", help="also check the public URL over HTTPS")
     args = parser.parse_args(argv)
-    try:
+
+    def check() -> int:
         config = load_config({**cdk_json_context(), "env": args.env})
         session = boto3.Session(profile_name=args.profile, region_name=args.region or config.region)
         if session.region_name is None:
             raise CannotVerify("no AWS region: pass --region, set AWS_REGION, or pin `region` in cdk.json")
         report = verify(session, args.env, admin_port=config.hydra_admin_port, public_port=config.hydra_public_port,
                         allowed_cidrs=list(config.admin_allowed_cidrs), do_probe=args.probe)
-    except (CannotVerify, ConfigError) as error:
-        print(f"cannot verify: {error}", file=sys.stderr)
-        return 2
-    except NoCredentialsError:
-        print("cannot verify: no AWS credentials found (configure a profile or AWS_* variables, or pass "
-              "--profile)", file=sys.stderr)
-        return 2
-    except NoRegionError:
-        print("cannot verify: no AWS region: pass --region or set AWS_REGION", file=sys.stderr)
-        return 2
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        print(f"cannot verify: AWS refused {error.operation_name} ({code}): "
-              f"{error.response.get('Error', {}).get('Message', '')}", file=sys.stderr)
-        return 2
-    except BotoCoreError as error:
-        print(f"cannot verify: {error}", file=sys.stderr)
-        return 2
-    print(report.render())
-    return 1 if report.failed else 0
+        print(report.render())
+        return 1 if report.failed else 0
+    return run(check, prefix="cannot verify", expected=(CannotVerify, ConfigError))
 
 
 if __name__ == "__main__":

@@ -93,3 +93,28 @@ DOMAIN_VARIANT = dict(
 @pytest.fixture(scope="session")
 def dev_domain() -> Synthesized:
     return synthesize("dev", **DOMAIN_VARIANT)
+
+
+MOTO_REGION = "eu-west-1"
+
+
+@pytest.fixture
+def moto_session(monkeypatch):
+    """A boto3 session on moto's in-memory AWS (fake credentials, eu-west-1)."""
+    import boto3
+    from moto import mock_aws
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": MOTO_REGION}.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        yield boto3.Session(region_name=MOTO_REGION)
+
+
+def stack_with_outputs(session, name: str, outputs: dict[str, str], tags: list[dict] | None = None) -> None:
+    """A CloudFormation stack in moto that only publishes ``outputs`` (moto cannot deploy our templates)."""
+    template = {"Resources": {"Marker": {"Type": "AWS::SSM::Parameter",
+                                         "Properties": {"Name": f"/marker/{name}", "Type": "String",
+                                                        "Value": name}}},
+                "Outputs": {k: {"Value": v} for k, v in outputs.items()}}
+    session.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(template),
+                                                  Tags=tags or [])

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
-import boto3
 import pytest
-from moto import mock_aws
 
 from hydra_stack import envrc
 from hydra_stack.clients import load_clients
 
-REGION = "eu-west-1"
+from .conftest import MOTO_REGION as REGION, stack_with_outputs
 ISSUER = "https://abc123.execute-api.eu-west-1.amazonaws.com/dev/"
 FORWARD = ("aws ssm start-session --region eu-west-1 --target i-0123456789abcdef0 --document-name "
            "AWS-StartPortForwardingSessionToRemoteHost --parameters '{\"host\":[\"internal-admin.elb.amazonaws.com\"],"
@@ -19,21 +15,14 @@ FORWARD = ("aws ssm start-session --region eu-west-1 --target i-0123456789abcdef
 
 
 @pytest.fixture
-def session(monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        yield boto3.Session(region_name=REGION)
+def session(moto_session):
+    return moto_session
 
 
 def deploy_outputs(session) -> None:
     outputs = {"HydraPublicApi": ISSUER, "HydraAdminApi": "http://internal-admin.elb.amazonaws.com:4445",
                "AdminPortForwardCommand": FORWARD, "JwksUrl": ISSUER + ".well-known/jwks.json"}
-    session.client("cloudformation").create_stack(StackName="Hydra-dev-Ingress", TemplateBody=json.dumps({
-        "Resources": {"Marker": {"Type": "AWS::SSM::Parameter",
-                                 "Properties": {"Name": "/marker/ingress", "Type": "String", "Value": "x"}}},
-        "Outputs": {k: {"Value": v} for k, v in outputs.items()}}))
+    stack_with_outputs(session, "Hydra-dev-Ingress", outputs)
 
 
 def test_exports_the_four_variables_and_the_port_forward(session):

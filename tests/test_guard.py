@@ -103,7 +103,7 @@ def test_unresolvable_sources_fail_closed(source, why):
                                 ip_protocol="tcp", from_port=4445, to_port=4445, **source)
     message = real.synth_error()
     assert "[admin-port-ingress] Hydra-dev-Ingress/Opaque: tcp 4445" in message
-    assert f"an unresolvable source: " in message and why in message
+    assert "an unresolvable source: " in message and why in message
 
 
 def test_a_group_behind_an_internet_facing_load_balancer_is_outside():

@@ -3,44 +3,38 @@ and the pre-upgrade snapshot."""
 
 from __future__ import annotations
 
-import boto3
 import pytest
-from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ecs.models import ecs_backends
 
 from hydra_functions import migrations
 from hydra_functions.migrations import MigrationFailed
 
-REGION = "eu-west-1"
+from .conftest import MOTO_REGION as REGION
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        ec2 = boto3.client("ec2", region_name=REGION)
-        vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
-        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # as CDK's VPC has
-        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.40.16.0/20")["Subnet"]["SubnetId"]
-        sg = ec2.create_security_group(GroupName="commands", Description="hydra commands", VpcId=vpc)["GroupId"]
-        ecs = boto3.client("ecs", region_name=REGION)
-        cluster = ecs.create_cluster(clusterName="hydra")["cluster"]["clusterArn"]
-        taskdef = ecs.register_task_definition(
-            family="hydra-migrate", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256",
-            memory="512", containerDefinitions=[{"name": "hydra-migrate", "image": "oryd/hydra:v26.2.0", "memory": 512,
-                                                 "command": ["migrate", "sql", "up", "-e", "--yes"]}],
-        )["taskDefinition"]["taskDefinitionArn"]
-        rds = boto3.client("rds", region_name=REGION)
-        rds.create_db_cluster(DBClusterIdentifier="hydra-db", Engine="aurora-postgresql",
-                              MasterUsername="hydra_admin", MasterUserPassword="not-used-here-123")
-        props = {"Cluster": cluster, "TaskDefinition": taskdef, "Subnets": [subnet], "SecurityGroups": [sg],
-                 "ContainerName": "hydra-migrate", "LogGroup": "/hydra/dev", "LogStreamPrefix": "migrate",
-                 "Image": "oryd/hydra:v26.2.0", "SnapshotOnVersionChange": "false",
-                 "DbClusterIdentifier": "hydra-db", "TimeoutMinutes": "20"}
-        yield ecs, rds, props
+def aws(moto_session):
+    ec2 = moto_session.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # as CDK's VPC has
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.40.16.0/20")["Subnet"]["SubnetId"]
+    sg = ec2.create_security_group(GroupName="commands", Description="hydra commands", VpcId=vpc)["GroupId"]
+    ecs = moto_session.client("ecs")
+    cluster = ecs.create_cluster(clusterName="hydra")["cluster"]["clusterArn"]
+    taskdef = ecs.register_task_definition(
+        family="hydra-migrate", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256",
+        memory="512", containerDefinitions=[{"name": "hydra-migrate", "image": "oryd/hydra:v26.2.0", "memory": 512,
+                                             "command": ["migrate", "sql", "up", "-e", "--yes"]}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    rds = moto_session.client("rds")
+    rds.create_db_cluster(DBClusterIdentifier="hydra-db", Engine="aurora-postgresql",
+                          MasterUsername="hydra_admin", MasterUserPassword="not-used-here-123")
+    props = {"Cluster": cluster, "TaskDefinition": taskdef, "Subnets": [subnet], "SecurityGroups": [sg],
+             "ContainerName": "hydra-migrate", "LogGroup": "/hydra/dev", "LogStreamPrefix": "migrate",
+             "Image": "oryd/hydra:v26.2.0", "SnapshotOnVersionChange": "false",
+             "DbClusterIdentifier": "hydra-db", "TimeoutMinutes": "20"}
+    yield ecs, rds, props
 
 
 def event(kind: str, props: dict, old: dict | None = None, request: str = "req-1") -> dict:

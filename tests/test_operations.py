@@ -239,7 +239,7 @@ def test_database_connection_alarm_uses_this_configurations_max_connections(synt
 
 
 def test_failed_migration_and_janitor_tasks_raise_alarms_from_ecs_events(synth):
-    template, model, stack = synth.templates["Operations"], synth.model, synth.stack_name("Operations")
+    template = synth.templates["Operations"]
     for label, family in (("Migration", "migrate"), ("Janitor", "janitor")):
         rule_id, rule = by_path(template, f"Monitoring/{label}TaskFailed/Resource")
         pattern = props(rule)["EventPattern"]

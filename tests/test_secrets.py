@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from .cfn import by_path, env_of, only, props, resources
+from .cfn import by_path, env_of, props, resources
 
 
 def test_system_secret_is_long_and_cannot_be_split_by_csv_parsing(synth):

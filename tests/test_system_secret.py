@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
-import boto3
 import pytest
-from moto import mock_aws
 
 from hydra_stack import system_secret
 from hydra_stack.config import cdk_json_context, load_config
 from hydra_stack.system_secret import StepRefused, SystemSecretRotation
 
-REGION = "eu-west-1"
+from .conftest import MOTO_REGION as REGION, stack_with_outputs
 ORIGINAL = "A" * 20 + "originalsecret" + "1" * 30
 
 
@@ -39,27 +35,17 @@ class FakeAdmin:
 
 
 @pytest.fixture
-def account(monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        session = boto3.Session(region_name=REGION)
-        arn = session.client("secretsmanager").create_secret(Name="system", SecretString=ORIGINAL)["ARN"]
-        ecs = session.client("ecs")
-        ecs.create_cluster(clusterName="hydra")
-        ecs.register_task_definition(family="hydra", containerDefinitions=[
-            {"name": "hydra", "image": "oryd/hydra:v26.2.0", "memory": 512}])
-        ecs.create_service(cluster="hydra", serviceName="hydra", taskDefinition="hydra", desiredCount=0)
-        cfn = session.client("cloudformation")
-        for part, outputs in (("Stateful", {"SystemSecretArn": arn}),
-                              ("Service", {"ClusterName": "hydra", "ServiceName": "hydra"})):
-            cfn.create_stack(StackName=f"Hydra-prod-{part}", TemplateBody=json.dumps({
-                "Resources": {"Marker": {"Type": "AWS::SSM::Parameter",
-                                         "Properties": {"Name": f"/marker/{part}", "Type": "String",
-                                                        "Value": "x"}}},
-                "Outputs": {k: {"Value": v} for k, v in outputs.items()}}))
-        yield session, arn
+def account(moto_session):
+    session = moto_session
+    arn = session.client("secretsmanager").create_secret(Name="system", SecretString=ORIGINAL)["ARN"]
+    ecs = session.client("ecs")
+    ecs.create_cluster(clusterName="hydra")
+    ecs.register_task_definition(family="hydra", containerDefinitions=[
+        {"name": "hydra", "image": "oryd/hydra:v26.2.0", "memory": 512}])
+    ecs.create_service(cluster="hydra", serviceName="hydra", taskDefinition="hydra", desiredCount=0)
+    stack_with_outputs(session, "Hydra-prod-Stateful", {"SystemSecretArn": arn})
+    stack_with_outputs(session, "Hydra-prod-Service", {"ClusterName": "hydra", "ServiceName": "hydra"})
+    yield session, arn
 
 
 def rotation(session, admin, clock, lines) -> SystemSecretRotation:

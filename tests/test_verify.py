@@ -14,12 +14,13 @@ from dataclasses import dataclass
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from hydra_stack import verify as live
 from hydra_stack.verify import AccountReader, Report, main, verify
 
-ENV, REGION = "prod", "eu-west-1"
+from .conftest import MOTO_REGION as REGION, stack_with_outputs
+
+ENV = "prod"
 TAGS = [{"Key": "project", "Value": "hydra"}, {"Key": "hydra:environment", "Value": ENV}]
 ISSUER = "https://auth.example.com/"
 
@@ -39,20 +40,8 @@ class Account:
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        yield boto3.Session(region_name=REGION)
-
-
-def stack(session: boto3.Session, name: str, outputs: dict[str, str]) -> None:
-    template = {"Resources": {"Marker": {"Type": "AWS::SSM::Parameter",
-                                         "Properties": {"Name": f"/marker/{name}", "Type": "String",
-                                                        "Value": name}}},
-                "Outputs": {k: {"Value": v} for k, v in outputs.items()}}
-    session.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(template), Tags=TAGS)
+def aws(moto_session):
+    return moto_session
 
 
 def deploy(session: boto3.Session, *, env_overrides: dict | None = None) -> Account:
@@ -125,10 +114,10 @@ def deploy(session: boto3.Session, *, env_overrides: dict | None = None) -> Acco
                       NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": private[0], "Groups": [sg["bastion"]],
                                           "AssociatePublicIpAddress": False}],
                       TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "bastion"}]}])
-    stack(session, f"Hydra-{ENV}-Stateful", {"DsnSecretArn": "arn:...:dsn"})
-    stack(session, f"Hydra-{ENV}-Ingress", {"HydraPublicApi": ISSUER,
-                                            "HydraAdminApi": f"http://{admin_nlb['DNSName']}:4445"})
-    stack(session, f"Hydra-{ENV}-Service", {"ServiceName": "hydra"})
+    stack_with_outputs(session, f"Hydra-{ENV}-Stateful", {"DsnSecretArn": "arn:...:dsn"}, TAGS)
+    stack_with_outputs(session, f"Hydra-{ENV}-Ingress", {
+        "HydraPublicApi": ISSUER, "HydraAdminApi": f"http://{admin_nlb['DNSName']}:4445"}, TAGS)
+    stack_with_outputs(session, f"Hydra-{ENV}-Service", {"ServiceName": "hydra"}, TAGS)
     return Account(session, vpc_id, private, public["SubnetId"], sg, public_nlb, admin_nlb, admin_tg, api, proxy)
 
 
@@ -151,7 +140,7 @@ def test_a_rule_opening_the_admin_port_to_the_internet_fails(aws):
         "IpProtocol": "tcp", "FromPort": 4445, "ToPort": 4445, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
     report = verify(aws, ENV)
     assert failed_rules(report) == {"admin-port-ingress"}
-    assert f"FAIL  admin-port-ingress" in report.render()
+    assert "FAIL  admin-port-ingress" in report.render()
     assert f"{account.sg['tasks']} (hydra-tasks): tcp 4445 into {account.sg['tasks']} (hydra-tasks) from " \
            "0.0.0.0/0 (anywhere)" in report.render()
 
