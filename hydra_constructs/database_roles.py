@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from aws_cdk import CustomResource, Duration, aws_ec2 as ec2, aws_rds as rds
+from aws_cdk import CustomResource, Duration, RemovalPolicy, aws_ec2 as ec2, aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -35,11 +35,15 @@ class DatabaseRoles(Construct):
                  subnets: ec2.SubnetSelection, database: Database) -> None:
         super().__init__(scope, construct_id)
         cluster = database.cluster
-        self.owner_secret = rds.DatabaseSecret(self, "OwnerSecret", username=OWNER_USER, dbname=DATABASE_NAME) \
-            .attach(cluster)
+        owner = rds.DatabaseSecret(self, "OwnerSecret", username=OWNER_USER, dbname=DATABASE_NAME)
         # masterarn in the secret lets the alternating-users rotation log in as the master to create the clone.
-        self.runtime_secret = rds.DatabaseSecret(self, "RuntimeSecret", username=RUNTIME_USER, dbname=DATABASE_NAME,
-                                                 master_secret=database.secret).attach(cluster)
+        runtime = rds.DatabaseSecret(self, "RuntimeSecret", username=RUNTIME_USER, dbname=DATABASE_NAME,
+                                     master_secret=database.secret)
+        for secret in (owner, runtime):
+            # Like the data they open: kept when a production stack is deleted.
+            secret.apply_removal_policy(RemovalPolicy.RETAIN if config.production else RemovalPolicy.DESTROY)
+        self.owner_secret = owner.attach(cluster)
+        self.runtime_secret = runtime.attach(cluster)
 
         self.bootstrap = HydraFunction(
             self, "Bootstrap", handler="hydra_functions.db_roles.on_event",

@@ -163,6 +163,8 @@ class HydraService(Construct):
             ],
             health_check=health_check,
             stop_timeout=Duration.seconds(30),
+            # The pool size lives in the DSN secret; as a label it makes a change redeploy the tasks.
+            docker_labels={"hydra.dsn.max-conns": str(config.hydra_max_conns)},
         )
 
         self.commands_sg = ec2.SecurityGroup(

@@ -72,7 +72,8 @@ class HydraMigrations(Construct):
         provider = CustomResourceProvider(
             self, "Provider", on_event=on_event.function, is_complete=is_complete.function,
             log_retention_days=config.log_retention_days, query_interval=Duration.seconds(15),
-            total_timeout=Duration.minutes(config.migration_timeout_minutes + 15))
+            # Within CloudFormation's one-hour limit for a custom resource.
+            total_timeout=Duration.minutes(55))
         self.migration = CustomResource(
             self, "Migration", service_token=provider.service_token, resource_type="Custom::HydraMigration",
             properties={
@@ -90,6 +91,8 @@ class HydraMigrations(Construct):
                 "DbClusterIdentifier": db_cluster.cluster_identifier,
                 "TimeoutMinutes": str(config.migration_timeout_minutes),
             })
-        # New tasks start only on a migrated schema.
+        # New tasks start only on a migrated schema; the task reaches the database through
+        # rules defined under the commands security group.
         hydra.service.node.add_dependency(self.migration)
+        self.migration.node.add_dependency(hydra.commands_sg)
 

@@ -27,6 +27,8 @@ class Signals:
     ecs_cluster_arn: str
     janitor_family: str
     migrate_family: str
+    rotation_follower_function: str
+    rotation_dead_letter_queue: str
 
 
 class Monitoring(Construct):
@@ -106,6 +108,16 @@ class Monitoring(Construct):
                                   label=f"failed {label.lower()} tasks")
             alarm(f"{label}Failed", triggered, 0, f"a {label.lower()} task failed (non-zero exit or never started)",
                   periods=1)
+
+        follower_errors = cw.Metric(namespace="AWS/Lambda", metric_name="Errors", statistic="Sum", period=five,
+                                    dimensions_map={"FunctionName": signals.rotation_follower_function})
+        alarm("RotationFollowUpFailed", follower_errors, 0,
+              "re-deriving a DSN after a rotation failed: fix it before the next rotation", periods=1)
+        dead_letters = cw.Metric(namespace="AWS/SQS", metric_name="ApproximateNumberOfMessagesVisible",
+                                 dimensions_map={"QueueName": signals.rotation_dead_letter_queue},
+                                 statistic="Maximum", period=five)
+        alarm("RotationFollowUpUndelivered", dead_letters, 0,
+              "a rotation event never reached the follow-up: re-derive the DSN by hand", periods=1)
 
         db_dims = {"DBClusterIdentifier": signals.db_cluster_identifier}
         cpu = cw.Metric(namespace="AWS/RDS", metric_name="CPUUtilization", dimensions_map=db_dims,

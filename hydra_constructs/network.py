@@ -35,6 +35,8 @@ class Network(Construct):
                 # The CDK default also opens every port to 0.0.0.0/0; a NAT
                 # instance only needs traffic from inside the VPC.
                 default_allowed_traffic=ec2.NatTrafficDirection.OUTBOUND_ONLY,
+                # The public subnets hand out no addresses: a NAT without one reaches nothing.
+                associate_public_ip_address=True,
             )
         else:
             nat_provider = ec2.NatProvider.gateway()

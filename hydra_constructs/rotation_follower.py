@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from aws_cdk import Stack, aws_ec2 as ec2, aws_ecs as ecs, aws_events as events
+from aws_cdk import Duration, Stack, aws_ec2 as ec2, aws_ecs as ecs, aws_events as events
 from aws_cdk import aws_events_targets as targets, aws_iam as iam, aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from hydra_stack.config import HydraConfig
 
+from ._util import acknowledge
 from .database import Database
 from .functions import HydraFunction
 
@@ -43,9 +45,16 @@ class RotationFollower(Construct):
                 actions=["secretsmanager:PutSecretValue"], resources=[target.secret_arn]))
         self.follower.function.add_to_role_policy(iam.PolicyStatement(
             actions=["ecs:UpdateService"], resources=[service.service_arn]))
+        # A follow-up that never ran leaves the DSN on the previous user, whose password the
+        # next rotation changes: keep what could not be delivered, and alarm on it (Monitoring).
+        self.dead_letters = sqs.Queue(self, "DeadLetters", encryption=sqs.QueueEncryption.SQS_MANAGED,
+                                      enforce_ssl=True, retention_period=Duration.days(14))
+        acknowledge(self.dead_letters, "AwsSolutions-SQS3",
+                    "This queue is itself the dead-letter queue of the rotation follow-up; an alarm watches it.")
         self.rule = events.Rule(
             self, "RotationSucceeded", description="Secrets Manager finished rotating a secret",
             event_pattern=events.EventPattern(
                 source=["aws.secretsmanager"], detail_type=["AWS Service Event via CloudTrail"],
                 detail={"eventSource": ["secretsmanager.amazonaws.com"], "eventName": ["RotationSucceeded"]}),
-            targets=[targets.LambdaFunction(self.follower.function, retry_attempts=4)])
+            targets=[targets.LambdaFunction(self.follower.function, retry_attempts=4,
+                                            dead_letter_queue=self.dead_letters)])

@@ -17,13 +17,15 @@ class SigningKeys(Construct):
     """Ensures ``hydra.openid.id-token`` and ``hydra.jwt.access-token`` exist.
 
     Provides ``function`` (inside the VPC; callers grant it admin access) and
-    ``keys`` (the custom resource). It reruns whenever the service's task
-    definition changes, and creates a set only when the admin API answers 404,
-    so fresh tasks never race to create their own.
+    ``keys`` (the custom resource). It reruns whenever the configuration
+    changes (a fingerprint, not the task definition's ARN: a revision-specific
+    ARN exported to this stack would block every service update), and creates
+    a set only when the admin API answers 404, so fresh tasks never race to
+    create their own.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: HydraConfig, vpc: ec2.IVpc,
-                 subnets: ec2.SubnetSelection, admin_endpoint: str, service_task_definition_arn: str) -> None:
+                 subnets: ec2.SubnetSelection, admin_endpoint: str) -> None:
         super().__init__(scope, construct_id)
         self.function = HydraFunction(
             self, "Function", handler="hydra_functions.signing_keys.on_event",
@@ -35,4 +37,6 @@ class SigningKeys(Construct):
         self.keys = CustomResource(
             self, "KeySets", service_token=provider.service_token, resource_type="Custom::HydraSigningKeys",
             properties={"AdminUrl": admin_endpoint, "KeySets": [ID_TOKEN_KEYS, ACCESS_TOKEN_KEYS],
-                        "Algorithm": "RS256", "ServiceTaskDefinition": service_task_definition_arn})
+                        "Algorithm": "RS256", "ConfigurationFingerprint": config.fingerprint})
+        # Its calls go out through rules defined under its security group.
+        self.keys.node.add_dependency(self.function.security_group)

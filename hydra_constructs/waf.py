@@ -34,6 +34,8 @@ SCOPED_OVERRIDES = {
     "GenericRFI_QUERYARGUMENTS": ("GenericRFI_QueryArguments", REDIRECTING_PATHS),
     # Machine clients and resource servers fetching the JWKS often send no User-Agent.
     "NoUserAgent_HEADER": ("NoUserAgent_Header", MACHINE_PATHS),
+    # The code exchange repeats the (loopback) redirect_uri in its form body.
+    "GenericRFI_BODY": ("GenericRFI_Body", (TOKEN_PATH,)),
 }
 
 

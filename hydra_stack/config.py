@@ -12,6 +12,7 @@ value it got and the form it wants.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import ipaddress
 import json
 import re
@@ -262,7 +263,7 @@ class HydraConfig:
     hydra_admin_port: int = setting(4445, _int(1024, 65535), "Hydra's admin port: never reachable from outside the VPC.")
     hydra_log_level: str = setting("info", _choice("trace", "debug", "info", "warning", "error"), "`LOG_LEVEL`.")
     hydra_health_check: bool = setting(True, _bool, "Container health check with `wget -q --spider` on /health/alive; only for images with busybox (not distroless or custom images).")
-    migration_timeout_minutes: int = setting(20, _int(1, 120), "How long the migration task may run before the deploy fails.")
+    migration_timeout_minutes: int = setting(20, _int(1, 40), "How long the migration task may run before the deploy fails (CloudFormation waits at most an hour for the whole step, snapshot included).")
     janitor_schedule: str = setting("rate(1 hour)", _regex(re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))$"), "an EventBridge Scheduler expression such as 'rate(1 hour)' or 'cron(15 * * * ? *)'"), "When `hydra janitor` runs (never two at once).")
     janitor_keep_if_younger: str = setting("24h", _duration, "`--keep-if-younger`: the janitor leaves newer rows alone.")
     janitor_limit: int = setting(100000, _int(1, 100000000), "`--limit`: the most rows one janitor run deletes.")
@@ -301,6 +302,11 @@ class HydraConfig:
     admin_allowed_cidrs: tuple[str, ...] = setting((), _private_cidrs, "Extra private ranges allowed to reach the admin NLB on the admin port.")
 
     # ------------------------------------------------------------ derived ---
+    @property
+    def fingerprint(self) -> str:
+        """Changes with any setting: reruns idempotent deploy-time work when the configuration moves."""
+        return hashlib.sha256(repr(self).encode()).hexdigest()[:16]
+
     @property
     def env_agnostic(self) -> bool:
         return self.account is None and self.region is None

@@ -11,7 +11,7 @@ from typing import Any
 
 from hydra_stack.templates import AppTemplates, Resource, ResourceRef, Unresolved
 from hydra_stack.trust_boundary import (
-    Cidr, EndpointService, Group, IngressRule, Integration, Listener, LoadBalancer, Network, Opaque,
+    Cidr, EndpointService, Group, IngressRule, Integration, LatticeDoor, Listener, LoadBalancer, Network, Opaque,
     SecurityGroupInfo, TargetGroup, VpcLink, VpcOrigin, Workload, parse_uri,
 )
 
@@ -106,8 +106,54 @@ class _Builder:
                                  self.port(origin.stack, cfg.get("HTTPSPort", 443))) if p is not None}
             net.vpc_origins.append(VpcOrigin(origin.path, self.ref_of(origin.stack, cfg.get("Arn"), LB_V2,
                                                                       "AWS::EC2::Instance"), ports))
+        self._lattice(net)
         self._workloads(net)
         return net
+
+    def _lattice(self, net: Network) -> None:
+        m = self.m
+        for gateway in m.resources("AWS::VpcLattice::ResourceGateway"):
+            for g in self.groups(gateway.stack, gateway.properties.get("SecurityGroupIds") or []):
+                if isinstance(g, str):
+                    net.lattice_gateway_groups[g] = gateway.path
+        for config in m.resources("AWS::VpcLattice::ResourceConfiguration"):
+            p = config.properties
+            definition = p.get("ResourceConfigurationDefinition") or {}
+            target: str | Opaque | None = None
+            if "ArnResource" in definition:
+                target = self.ref_of(config.stack, definition["ArnResource"], LB_V2)
+            elif "DnsResource" in definition:
+                resolved = self.m.resolve(config.stack, (definition["DnsResource"] or {}).get("DomainName"))
+                if isinstance(resolved, ResourceRef) and resolved.attribute == "DNSName":
+                    target = _id(ResourceRef(resolved.stack, resolved.logical_id))
+            net.lattice_doors.append(LatticeDoor(config.path, target, self._port_ranges(config.stack,
+                                                                                        p.get("PortRanges"))))
+        for tg in m.resources("AWS::VpcLattice::TargetGroup"):
+            p = tg.properties
+            ports = {self.port(tg.stack, (p.get("Config") or {}).get("Port"))}
+            ports |= {self.port(tg.stack, t.get("Port")) for t in p.get("Targets") or [] if "Port" in t}
+            target = None
+            if str(p.get("Type", "")).upper() == "ALB":
+                targets = [self.ref_of(tg.stack, t.get("Id"), LB_V2) for t in p.get("Targets") or []]
+                target = targets[0] if targets else None
+            elif str(p.get("Type", "")).upper() == "LAMBDA":
+                continue
+            net.lattice_doors.append(LatticeDoor(tg.path, target, None if None in ports else ports))
+
+    def _port_ranges(self, stack: str, ranges: Any) -> set[int] | None:
+        """Lattice port ranges ('443', '4000-5000'); None when any is unknown (every port)."""
+        if not isinstance(ranges, list) or not ranges:
+            return None
+        ports: set[int] = set()
+        for item in ranges:
+            value = self.m.resolve(stack, item)
+            if not isinstance(value, (str, int)):
+                return None
+            low, _, high = str(value).partition("-")
+            if not low.isdigit() or (high and not high.isdigit()):
+                return None
+            ports |= set(range(int(low), int(high or low) + 1))
+        return ports
 
     @staticmethod
     def _source(source: Any):
@@ -140,9 +186,13 @@ class _Builder:
         for tg in m.resources("AWS::ElasticLoadBalancingV2::TargetGroup"):
             p = tg.properties
             target_ports = {self.port(tg.stack, t.get("Port")) for t in p.get("Targets") or [] if "Port" in t}
-            net.target_groups[_id(tg.ref)] = TargetGroup(_id(tg.ref), tg.path, self.port(tg.stack, p.get("Port"))
-                                                         if "Port" in p else None,
-                                                         {x for x in target_ports if x is not None})
+            kind = str(p.get("TargetType", "instance")).lower()
+            net.target_groups[_id(tg.ref)] = TargetGroup(
+                _id(tg.ref), tg.path, self.port(tg.stack, p.get("Port")) if "Port" in p else None,
+                {x for x in target_ports if x is not None},
+                forwards_to=[self.ref_of(tg.stack, t.get("Id"), LB_V2) for t in p.get("Targets") or []]
+                if kind == "alb" else [],
+                lambda_targets=kind == "lambda")
         for svc in m.resources("AWS::ECS::Service"):
             for attachment in svc.properties.get("LoadBalancers") or []:
                 tg_id = self.ref_of(svc.stack, attachment.get("TargetGroupArn"),
@@ -157,13 +207,28 @@ class _Builder:
             entry = Listener(_id(listener.ref), listener.path, self.port(listener.stack, p.get("Port")),
                              self._action_target_groups(listener, p.get("DefaultActions") or []))
             listeners[entry.id] = entry
-            if isinstance(lb_id, str):
-                net.load_balancers[lb_id].listeners.append(entry)
+            if isinstance(lb_id, Opaque):
+                lb_id = self._foreign_lb(net, listener, lb_id)
+            net.load_balancers[lb_id].listeners.append(entry)
         for rule in m.resources("AWS::ElasticLoadBalancingV2::ListenerRule"):
             listener_id = self.ref_of(rule.stack, rule.properties.get("ListenerArn"),
                                       "AWS::ElasticLoadBalancingV2::Listener")
+            groups = self._action_target_groups(rule, rule.properties.get("Actions") or [])
             if isinstance(listener_id, str) and listener_id in listeners:
-                listeners[listener_id].target_groups += self._action_target_groups(rule, rule.properties.get("Actions") or [])
+                listeners[listener_id].target_groups += groups
+            else:  # a rule on someone else's listener: any port, any exposure
+                lb_id = self._foreign_lb(net, rule, listener_id if isinstance(listener_id, Opaque) else
+                                         Opaque("a listener this app does not define"))
+                net.load_balancers[lb_id].listeners.append(Listener(_id(rule.ref), rule.path, None, groups))
+
+    @staticmethod
+    def _foreign_lb(net: Network, owner: Resource, why: Opaque) -> str:
+        """A load balancer this app does not define, met through ``owner``: assumed internet-facing."""
+        lb_id = f"{_id(owner.ref)}#load-balancer"
+        net.load_balancers.setdefault(lb_id, LoadBalancer(
+            id=lb_id, path=f"{owner.path} (on a load balancer this app does not define: {why.why})",
+            kind="unknown", internet_facing=True, groups=[why]))
+        return lb_id
 
     def _action_target_groups(self, owner: Resource, actions: list) -> list[str | Opaque]:
         found: list[str | Opaque] = []

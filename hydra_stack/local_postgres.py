@@ -130,6 +130,7 @@ class LocalPostgres:
     def create_login(self, user: str, password: str, database: str | None = None) -> None:
         """A login role with ``password`` (any characters but NUL), owning ``database`` if given."""
         ident = pgwire.quote_ident(user)
-        self.execute(f"CREATE ROLE {ident} LOGIN PASSWORD {pgwire.quote_literal(password)}")
+        self.execute(f"CREATE ROLE {ident} LOGIN PASSWORD "
+                     f"{pgwire.quote_literal(pgwire.scram_sha_256_verifier(password))}")
         if database:
             self.execute(f"CREATE DATABASE {pgwire.quote_ident(database)} OWNER {ident}")

@@ -99,8 +99,12 @@ class TargetGroup:
     path: str
     port: int | None              # None: unknown, assume any
     target_ports: set[int] = field(default_factory=set)
+    forwards_to: list[str | Opaque] = field(default_factory=list)  # load balancers behind an 'alb' target group
+    lambda_targets: bool = False  # a Lambda target group reaches no port at all
 
     def reaches(self, port: int) -> bool:
+        if self.lambda_targets:
+            return False
         return self.port is None or self.port == port or port in self.target_ports
 
 
@@ -159,6 +163,14 @@ class VpcOrigin:
 
 
 @dataclass
+class LatticeDoor:
+    """A VPC Lattice resource configuration or target group: consumers in other VPCs or accounts come in."""
+    path: str
+    target_lb: str | Opaque | None = None
+    ports: set[int] | None = None  # None: every port (or unknown)
+
+
+@dataclass
 class Workload:
     path: str
     kind: str                     # 'ecs-service' | 'instance'
@@ -186,6 +198,8 @@ class Network:
     endpoint_services: list[EndpointService] = field(default_factory=list)
     vpc_origins: list[VpcOrigin] = field(default_factory=list)
     workloads: list[Workload] = field(default_factory=list)
+    lattice_doors: list[LatticeDoor] = field(default_factory=list)
+    lattice_gateway_groups: dict[str, str] = field(default_factory=dict)  # group id -> resource gateway path
 
 
 # ------------------------------------------------------------- violations ---
@@ -195,8 +209,9 @@ RULES = {
     "internet-facing-lb": "An internet-facing load balancer reaches the admin port",
     "vpc-linked-lb": "A load balancer behind an API Gateway VPC link reaches the admin port",
     "api-integration": "An API Gateway integration reaches the admin port or the admin load balancer",
-    "privatelink": "A PrivateLink endpoint service or CloudFront VPC origin fronts the admin port",
+    "privatelink": "A PrivateLink endpoint service, CloudFront VPC origin or VPC Lattice share fronts the admin port",
     "hydra-public": "Hydra tasks have a public IP or sit in public subnets",
+    "opaque-group": "Something that serves or forwards the admin port carries a security group this app cannot see",
 }
 
 FIXES = {
@@ -209,6 +224,8 @@ FIXES = {
     "api-integration": "integrate with the public NLB on the public port only",
     "privatelink": "expose the public NLB's public port only, never the admin NLB",
     "hydra-public": "run the Hydra service in the private subnets with assign_public_ip=False",
+    "opaque-group": ("attach only security groups this app defines, and grant access to the admin port with "
+                     "IngressStack.grant_admin_access()"),
 }
 
 
@@ -238,17 +255,22 @@ class Analysis:
     def _target_group(self, tg: str | Opaque) -> TargetGroup | None:
         return self.net.target_groups.get(tg) if isinstance(tg, str) else None
 
-    def listener_reaches(self, listener: Listener, port: int) -> bool:
+    def listener_reaches(self, listener: Listener, port: int, _seen: frozenset[str] = frozenset()) -> bool:
         if listener.port is None or listener.port == port:
             return True
         for tg_id in listener.target_groups:
             tg = self._target_group(tg_id)
             if tg is None or tg.reaches(port):  # unknown target group: fail closed
                 return True
+            for behind in tg.forwards_to:  # an NLB in front of an ALB reaches what the ALB reaches
+                if not isinstance(behind, str) or behind not in self.net.load_balancers:
+                    return True
+                if behind not in _seen and self.lb_reaches(self.net.load_balancers[behind], port, _seen | {behind}):
+                    return True
         return False
 
-    def lb_reaches(self, lb: LoadBalancer, port: int) -> bool:
-        return any(self.listener_reaches(listener, port) for listener in lb.listeners)
+    def lb_reaches(self, lb: LoadBalancer, port: int, _seen: frozenset[str] = frozenset()) -> bool:
+        return any(self.listener_reaches(listener, port, _seen | {lb.id}) for listener in lb.listeners)
 
     def _vpc_linked_lbs(self) -> dict[str, str]:
         """Load balancer id -> the VPC link or integration that makes API Gateway reach it."""
@@ -297,6 +319,21 @@ class Analysis:
         for origin in self.net.vpc_origins:
             if isinstance(origin.target, str) and origin.target in self.net.load_balancers:
                 reasons.setdefault(origin.target, f"CloudFront VPC origin {origin.path}")
+        for door in self.net.lattice_doors:
+            if isinstance(door.target_lb, str) and door.target_lb in self.net.load_balancers:
+                reasons.setdefault(door.target_lb, f"VPC Lattice {door.path}")
+        # A fronted load balancer passes its traffic on to the load balancers behind it.
+        changed = True
+        while changed:
+            changed = False
+            for lb_id in list(reasons):
+                for listener in self.net.load_balancers[lb_id].listeners:
+                    for tg_id in listener.target_groups:
+                        tg = self._target_group(tg_id)
+                        for behind in tg.forwards_to if tg else []:
+                            if isinstance(behind, str) and behind in self.net.load_balancers and behind not in reasons:
+                                reasons[behind] = f"{self.net.load_balancers[lb_id].path} forwards to it"
+                                changed = True
         return reasons
 
     def _outside_groups(self) -> dict[str, str]:
@@ -310,6 +347,8 @@ class Analysis:
             for g in link.groups:
                 if isinstance(g, str):
                     outside.setdefault(g, f"API Gateway sends through it ({link.path})")
+        for g, gateway in self.net.lattice_gateway_groups.items():
+            outside.setdefault(g, f"VPC Lattice consumers arrive through it ({gateway})")
         for w in self.net.workloads:
             if w.public_ip or w.public_subnet:
                 for g in w.groups:
@@ -402,10 +441,28 @@ class Analysis:
                 found.append(Violation("privatelink", origin.path,
                                        f"the CloudFront VPC origin targets {self._lb_name(origin.target)} "
                                        f"(ports {sorted(origin.ports) or 'default'})"))
+        for door in net.lattice_doors:
+            target = door.target_lb
+            if (door.ports is None or admin in door.ports or isinstance(target, Opaque)
+                    or (isinstance(target, str) and target in self.admin_lbs)):
+                shared = self._lb_name(target) if target is not None else "a resource"
+                ports = "every port" if door.ports is None else f"ports {sorted(door.ports)}"
+                found.append(Violation("privatelink", door.path,
+                                       f"VPC Lattice shares {shared} on {ports}, which reaches port {admin}"))
         for w in net.workloads:
             if admin in w.ports and (w.public_ip or w.public_subnet):
                 where = "has a public IP" if w.public_ip else "runs in public subnets"
                 found.append(Violation("hydra-public", w.path, f"the {w.kind} serving port {admin} {where}"))
+            if admin in w.ports:
+                for g in w.groups:
+                    if isinstance(g, Opaque):
+                        found.append(Violation("opaque-group", w.path,
+                                               f"the {w.kind} serving port {admin} carries {g.why}"))
+        for lb_id in sorted(self.admin_lbs):
+            for g in net.load_balancers[lb_id].groups:
+                if isinstance(g, Opaque):
+                    found.append(Violation("opaque-group", net.load_balancers[lb_id].path,
+                                           f"the load balancer reaching port {admin} carries {g.why}"))
         return sorted(set(found), key=lambda v: (v.rule, v.path, v.detail))
 
     def _lb_name(self, lb_id: str | Opaque) -> str:

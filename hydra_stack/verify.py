@@ -194,11 +194,15 @@ class AccountReader:
             dns[lb.get("DNSName", "").lower()] = arn
             for tg in _pages(elbv2, "describe_target_groups", "TargetGroups", LoadBalancerArn=arn):
                 if tg["TargetGroupArn"] not in net.target_groups:
-                    health = elbv2.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])
-                    ports = {d["Target"]["Port"] for d in health.get("TargetHealthDescriptions", [])
-                             if "Port" in d.get("Target", {})}
+                    targets = [d.get("Target", {}) for d in elbv2.describe_target_health(
+                        TargetGroupArn=tg["TargetGroupArn"]).get("TargetHealthDescriptions", [])]
+                    kind = str(tg.get("TargetType", "instance")).lower()
                     net.target_groups[tg["TargetGroupArn"]] = TargetGroup(
-                        tg["TargetGroupArn"], tg.get("TargetGroupName", tg["TargetGroupArn"]), tg.get("Port"), ports)
+                        tg["TargetGroupArn"], tg.get("TargetGroupName", tg["TargetGroupArn"]), tg.get("Port"),
+                        {t["Port"] for t in targets if "Port" in t},
+                        forwards_to=[t["Id"] if t.get("Id") in net.load_balancers or t.get("Id", "").startswith(
+                            "arn:") else Opaque(f"the target {t.get('Id')}") for t in targets] if kind == "alb" else [],
+                        lambda_targets=kind == "lambda")
             for listener in _pages(elbv2, "describe_listeners", "Listeners", LoadBalancerArn=arn):
                 groups = self._action_groups(listener.get("DefaultActions", []))
                 for rule in elbv2.describe_rules(ListenerArn=listener["ListenerArn"]).get("Rules", []):
@@ -206,6 +210,21 @@ class AccountReader:
                 net.load_balancers[arn].listeners.append(Listener(
                     listener["ListenerArn"], f"listener {listener.get('Port')} of {lb.get('LoadBalancerName')}",
                     listener.get("Port"), groups))
+        for lb in _pages(self.client("elb"), "describe_load_balancers", "LoadBalancerDescriptions"):
+            if lb.get("VPCId") != vpc_id:
+                continue
+            name = lb["LoadBalancerName"]
+            classic = LoadBalancer(id=f"classic:{name}", path=f"{name} (classic, {lb.get('Scheme')})", kind="classic",
+                                   internet_facing=lb.get("Scheme") == "internet-facing",
+                                   groups=list(lb.get("SecurityGroups", [])), dns_name=lb.get("DNSName"))
+            for i, description in enumerate(lb.get("ListenerDescriptions", [])):
+                listener = description.get("Listener", {})
+                tg_id = f"classic:{name}#listener{i}"
+                net.target_groups[tg_id] = TargetGroup(tg_id, classic.path, listener.get("InstancePort"))
+                classic.listeners.append(Listener(tg_id, f"listener {listener.get('LoadBalancerPort')} of {name}",
+                                                  listener.get("LoadBalancerPort"), [tg_id]))
+            net.load_balancers[classic.id] = classic
+            dns[lb.get("DNSName", "").lower()] = classic.id
         return dns
 
     @staticmethod
@@ -235,6 +254,9 @@ class AccountReader:
                         continue
                     if str(integration.get("type", "")).upper() not in ("HTTP", "HTTP_PROXY"):
                         continue
+                    if integration.get("connectionType") == "VPC_LINK" and \
+                            integration.get("connectionId") not in net.vpc_links:
+                        continue  # a VPC link into some other VPC cannot reach this one
                     path = f"REST API {api.get('name', api['id'])} {method} {resource.get('path', '')}"
                     net.integrations.append(self._integration(
                         path, "REST", integration.get("uri", ""), integration.get("connectionId")
@@ -252,6 +274,8 @@ class AccountReader:
                 uri = integration.get("IntegrationUri", "")
                 path = f"HTTP API {api.get('Name', api['ApiId'])} integration {integration.get('IntegrationId')}"
                 connection = integration.get("ConnectionId") if integration.get("ConnectionType") == "VPC_LINK" else None
+                if connection is not None and connection not in net.vpc_links:
+                    continue  # a VPC link into some other VPC cannot reach this one
                 if uri.startswith("arn:"):
                     entry = Integration(path=path, api="HTTP", uri=uri,
                                         vpc_link=self._link(connection, net))

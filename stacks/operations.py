@@ -30,15 +30,14 @@ class OperationsStack(cdk.Stack):
         hydra, lbs, secrets = service.hydra, ingress.load_balancers, stateful.secrets
 
         self.signing_keys = SigningKeys(self, "SigningKeys", config=config, vpc=vpc, subnets=private,
-                                        admin_endpoint=lbs.admin_endpoint,
-                                        service_task_definition_arn=hydra.task_definition.task_definition_arn)
+                                        admin_endpoint=lbs.admin_endpoint)
         ingress.grant_admin_access(self.signing_keys.function, "signing key ensurer")
 
         self.clients = DeclaredClients(self, "DeclaredClients", config=config, vpc=vpc, subnets=private,
                                        admin_endpoint=lbs.admin_endpoint, clients=clients)
         ingress.grant_admin_access(self.clients.function, "declared OAuth2 clients")
-        # Clients may ask for the keys' audience only once the key sets exist.
-        self.clients.clients.node.add_dependency(self.signing_keys.keys)
+        # Clients are applied once the key sets exist, through rules under the function's group.
+        self.clients.clients.node.add_dependency(self.signing_keys.keys, self.clients.function.security_group)
 
         self.janitor = Janitor(self, "Janitor", config=config, cluster=hydra.cluster, image=hydra.image,
                                subnets=private, security_group=hydra.commands_sg, dsn_secret=secrets.dsn_secret,
@@ -59,7 +58,9 @@ class OperationsStack(cdk.Stack):
             cluster_name=hydra.cluster.cluster_name, service_name=hydra.service.service_name,
             db_cluster_identifier=stateful.database.cluster.cluster_identifier,
             ecs_cluster_arn=hydra.cluster.cluster_arn,
-            janitor_family=self.janitor.family, migrate_family=hydra.migrate_task_definition.family))
+            janitor_family=self.janitor.family, migrate_family=hydra.migrate_task_definition.family,
+            rotation_follower_function=self.rotation_follower.follower.function.function_name,
+            rotation_dead_letter_queue=self.rotation_follower.dead_letters.queue_name))
 
         cdk.CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn,
                       description="Subscribe on-call tooling to this topic")

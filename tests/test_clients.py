@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from hydra_functions.clients import ClientError, normalize, plan, validate_client, validate_clients
+from hydra_functions.clients import (AdminError, ClientError, apply, normalize, plan, secret_name, store_secret,
+                                      validate_client, validate_clients)
 from hydra_stack.clients import load_clients
 
 from .cfn import by_path, props
@@ -25,6 +26,7 @@ GUIDE = {  # the architecture guide's client, as published
     "redirect_uris": ["https://your-app-domain/oauth/callback", "http://localhost:8000/oauth/callback"],
     "token_endpoint_auth_method": "none",
 }
+FIXED = {**GUIDE, "response_types": ["code"], "skip_consent": False}  # the guide's client, made acceptable
 
 
 def error(client: dict) -> ClientError:
@@ -39,8 +41,23 @@ def test_the_guides_example_is_refused_for_its_implicit_response_type():
     assert "implicit flow, which bypasses PKCE" in str(e)
     assert str(e).startswith("clients/dev.json: client 'my-frontend-app', field 'response_types': got ['code', "
                              "'id_token']")
-    fixed = validate_client({**GUIDE, "response_types": ["code"]})
-    assert fixed["audience"] == [] and fixed["skip_consent"] is True
+    # Fixing that surfaces the guide's second problem: a public loopback client that skips consent.
+    assert error({**GUIDE, "response_types": ["code"]}).field == "skip_consent"
+    fixed = validate_client(FIXED)
+    assert fixed["audience"] == [] and fixed["skip_consent"] is False
+
+
+def test_only_clients_that_cannot_be_impersonated_locally_may_skip_consent():
+    e = error({**FIXED, "skip_consent": True})
+    assert e.field == "skip_consent" and "RFC 8252" in str(e) and "got True" in str(e)
+    for uri in ("http://127.0.0.1:9000/cb", "http://[::1]:8000/cb"):
+        assert error({**FIXED, "skip_consent": True, "redirect_uris": [uri]}).field == "skip_consent"
+    # A public client whose every redirect URI is its own https origin may skip (a first-party SPA) ...
+    assert validate_client({**FIXED, "skip_consent": True,
+                            "redirect_uris": ["https://app.example.com/cb"]})["skip_consent"] is True
+    # ... and so may a confidential client: a local impostor has no secret to redeem the code with.
+    assert validate_client({**FIXED, "skip_consent": True, "token_endpoint_auth_method": "client_secret_basic"}
+                           )["skip_consent"] is True
 
 
 @pytest.mark.parametrize("change, field_name, expected", [
@@ -57,17 +74,17 @@ def test_the_guides_example_is_refused_for_its_implicit_response_type():
     ({"skip_consent": "yes"}, "skip_consent", "true or false"),
 ])
 def test_each_rule_names_the_client_and_the_field(change, field_name, expected):
-    e = error({**GUIDE, "response_types": ["code"], **change})
+    e = error({**FIXED, **change})
     assert e.field == field_name and expected in str(e)
 
 
 def test_loopback_redirects_are_allowed_over_http():
     for uri in ("http://localhost:8000/cb", "http://127.0.0.1:9000/cb", "http://[::1]:8000/cb"):
-        validate_client({**GUIDE, "response_types": ["code"], "redirect_uris": [uri]})
+        validate_client({**FIXED, "redirect_uris": [uri]})
 
 
 def test_duplicate_ids_and_malformed_files_are_refused():
-    client = {**GUIDE, "response_types": ["code"]}
+    client = FIXED
     with pytest.raises(ClientError, match="a unique client id"):
         validate_clients({"clients": [client, client]})
     with pytest.raises(ClientError, match="one key, 'clients'"):
@@ -114,3 +131,50 @@ def test_synthesis_stops_on_a_bad_clients_file(tmp_path, monkeypatch):
     assert result.returncode == 2
     assert ("configuration error: clients/dev.json: client 'my-frontend-app', field 'response_types'"
             in result.stderr)
+
+
+# ------------------------------------------------- confidential secrets ---
+
+class RecordingAdmin:
+    """Hydra's admin API as far as ``apply`` uses it; every call is recorded, POST can be made to fail."""
+
+    def __init__(self, events: list, post_status: int = 201) -> None:
+        self.events, self.post_status = events, post_status
+
+    def clients(self) -> dict:
+        return {}
+
+    def request(self, method: str, path: str, body=None):
+        self.events.append((method, path, body))
+        return self.post_status, {"error": "boom"} if self.post_status >= 400 else body, {}
+
+
+SERVICE = {"client_id": "reporting-service", "grant_types": ["client_credentials"],
+           "token_endpoint_auth_method": "client_secret_basic", "scope": "reports"}
+
+
+def test_a_confidential_clients_secret_is_stored_before_hydra_learns_it():
+    events: list = []
+    apply(RecordingAdmin(events), [validate_client(SERVICE)], on_secret=lambda c, s: events.append(("stored", c, s)))
+    (_, client_id, stored), (method, path, body) = events
+    assert client_id == "reporting-service" and len(stored) >= 64
+    assert (method, path) == ("POST", "/admin/clients") and body["client_secret"] == stored
+
+
+def test_a_failed_create_leaves_the_stored_secret_for_the_next_run_to_replace(moto_session):
+    secrets = moto_session.client("secretsmanager")
+    store = store_secret(secrets, "dev")
+    with pytest.raises(AdminError, match="creating reporting-service answered HTTP 500"):
+        apply(RecordingAdmin([], post_status=500), [validate_client(SERVICE)], on_secret=store)
+    first = secrets.get_secret_value(SecretId=secret_name("dev", "reporting-service"))["SecretString"]
+    events: list = []
+    apply(RecordingAdmin(events), [validate_client(SERVICE)], on_secret=store)
+    second = secrets.get_secret_value(SecretId=secret_name("dev", "reporting-service"))["SecretString"]
+    assert second != first and events[0][2]["client_secret"] == second, "Hydra and the secret store agree"
+
+
+def test_a_confidential_client_without_a_place_for_its_secret_is_not_created():
+    events: list = []
+    with pytest.raises(AdminError, match="reporting-service is confidential"):
+        apply(RecordingAdmin(events), [validate_client(SERVICE)])
+    assert events == []

@@ -171,6 +171,10 @@ LOOPBACK = urlencode({"client_id": "my-frontend-app", "response_type": "code",
     (Request(f"{STAGE}/oauth2/token", headers={}), "ALLOW"),
     (Request(f"{STAGE}/.well-known/jwks.json", headers={}), "ALLOW"),
     (Request(f"{STAGE}/oauth2/auth", LOOPBACK, headers={}), "BLOCK"),
+    # GenericRFI_BODY: the code exchange repeats the loopback redirect_uri in its body.
+    (Request(f"{STAGE}/oauth2/token", body=urlencode({"grant_type": "authorization_code", "code": "c",
+                                                      "redirect_uri": "http://127.0.0.1:8000/cb"})), "ALLOW"),
+    (Request(f"{STAGE}/userinfo", body="next=http://10.0.0.1/x"), "BLOCK"),
     # Without a stage prefix (custom domain) the same exceptions hold.
     (Request("/oauth2/auth", LOOPBACK), "ALLOW"),
     (Request("/oauth2/token", headers={}), "ALLOW"),

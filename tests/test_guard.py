@@ -21,8 +21,8 @@ from .conftest import context_for
 class Real:
     """The real app, built by its own builder, with handles on what the injections need."""
 
-    def __init__(self, env: str = "dev", **overrides) -> None:
-        self.app = build_app(context_for(env, **overrides))
+    def __init__(self, env: str = "dev", nag: bool = True, **overrides) -> None:
+        self.app = build_app({**context_for(env, **overrides), "hydra:nag": nag})
         self.stateful = self.app.node.find_child(f"Hydra-{env}-Stateful")
         self.ingress = self.app.node.find_child(f"Hydra-{env}-Ingress")
         self.service_stack = self.app.node.find_child(f"Hydra-{env}-Service")
@@ -172,6 +172,64 @@ def test_a_vpc_linked_nlb_may_not_reach_the_admin_port():
            "it through Hydra-dev-Ingress/PublicApi/VpcLink/Resource" in real.synth_error()
 
 
+def test_an_internet_nlb_in_front_of_an_internal_alb_is_followed():
+    """Internet -> NLB -> 'alb' target group -> internal ALB -> tasks:4445 (the ALB admits the VPC range)."""
+    real = Real()
+    alb_sg = ec2.SecurityGroup(real.ingress, "InnerAlbSg", vpc=real.vpc, allow_all_outbound=False)
+    alb_sg.add_ingress_rule(ec2.Peer.ipv4(real.vpc.vpc_cidr_block), ec2.Port.tcp(80))
+    alb = elbv2.ApplicationLoadBalancer(real.ingress, "InnerAlb", vpc=real.vpc, security_group=alb_sg)
+    inner = alb.add_listener("Http", port=80, open=False)
+    inner.add_targets("Admin", port=4445, protocol=elbv2.ApplicationProtocol.HTTP,
+                      targets=[elbv2_targets.IpTarget("10.40.16.10")])
+    edge = elbv2.NetworkLoadBalancer(real.ingress, "EdgeNlb", vpc=real.vpc, internet_facing=True,
+                                     security_groups=[ec2.SecurityGroup(real.ingress, "EdgeSg", vpc=real.vpc)])
+    edge.add_listener("Edge", port=80).add_targets("ToAlb", port=80, targets=[elbv2_targets.AlbListenerTarget(inner)])
+    message = real.synth_error()
+    assert "[internet-facing-lb] Hydra-dev-Ingress/EdgeNlb/Resource: its listener Hydra-dev-Ingress/EdgeNlb/Edge/" \
+           "Resource on port 80 forwards to port 4445" in message
+
+
+def test_a_listener_on_a_load_balancer_this_app_does_not_define_fails_closed():
+    real = Real()
+    shared = elbv2.NetworkLoadBalancer.from_network_load_balancer_attributes(
+        real.ingress, "SharedNlb", vpc=real.vpc,
+        load_balancer_arn="arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/edge/0123456789abcdef")
+    shared.add_listener("Admin", port=8445).add_targets("Hydra", port=4445, targets=[
+        elbv2_targets.IpTarget("10.40.16.10")])
+    assert "[internet-facing-lb] Hydra-dev-Ingress/SharedNlb/Admin/Resource (on a load balancer this app does " \
+           "not define" in real.synth_error()
+
+
+def test_a_security_group_the_app_cannot_see_on_the_tasks_fails_closed():
+    real = Real()
+    real.service_stack.hydra.service.node.default_child.add_property_override(
+        "NetworkConfiguration.AwsvpcConfiguration.SecurityGroups",
+        [real.lbs.hydra_tasks_sg.security_group_id, "sg-0123456789abcdef0"])
+    assert "[opaque-group] Hydra-dev-Service/Hydra/Service/Service: the ECS service serving port 4445 carries the " \
+           "literal group id 'sg-0123456789abcdef0'" in real.synth_error()
+
+
+def test_vpc_lattice_sharing_the_admin_api_fails():
+    from aws_cdk import aws_vpclattice as lattice
+    real = Real()
+    gateway_sg = ec2.SecurityGroup(real.ingress, "GatewaySg", vpc=real.vpc, allow_all_outbound=False)
+    real.ingress.grant_admin_access(gateway_sg, "another team's VPC through Lattice")
+    gateway = lattice.CfnResourceGateway(
+        real.ingress, "Gateway", name="hydra-admin", vpc_identifier=real.vpc.vpc_id,
+        subnet_ids=real.vpc.select_subnets(subnet_group_name="private").subnet_ids,
+        security_group_ids=[gateway_sg.security_group_id])
+    lattice.CfnResourceConfiguration(
+        real.ingress, "AdminShare", name="hydra-admin", resource_gateway_id=gateway.attr_id,
+        resource_configuration_type="SINGLE", port_ranges=["4445"], protocol_type="TCP",
+        resource_configuration_definition=lattice.CfnResourceConfiguration.ResourceConfigurationDefinitionProperty(
+            dns_resource=lattice.CfnResourceConfiguration.DnsResourceProperty(
+                domain_name=real.lbs.admin_nlb.load_balancer_dns_name, ip_address_type="IPV4")))
+    message = real.synth_error()
+    assert "[privatelink] Hydra-dev-Ingress/AdminShare: VPC Lattice shares Hydra-dev-Ingress/LoadBalancers/AdminNlb/" \
+           "Resource on ports [4445]" in message
+    assert "outside because VPC Lattice consumers arrive through it (Hydra-dev-Ingress/Gateway)" in message
+
+
 # ---------------------------------------------------------- API Gateway ---
 
 def test_rest_integration_naming_the_admin_port():
@@ -249,6 +307,16 @@ def test_hydra_tasks_in_public_subnets():
 
 
 # ------------------------------------------------ legitimate additions ---
+
+def test_an_unrelated_internet_facing_alb_with_a_lambda_target_passes():
+    from aws_cdk import aws_lambda as lambda_
+    real = Real(nag=False)  # cdk-nag would object to this toy ALB; the guard is what is tested
+    status = lambda_.Function(real.ingress, "Status", runtime=lambda_.Runtime.PYTHON_3_14, handler="index.handler",
+                              code=lambda_.Code.from_inline("def handler(event, context): return {}"))
+    alb = elbv2.ApplicationLoadBalancer(real.ingress, "StatusAlb", vpc=real.vpc, internet_facing=True)
+    alb.add_listener("Http", port=80, open=False).add_targets("Fn", targets=[elbv2_targets.LambdaTarget(status)])
+    real.app.synth()  # no exception: a Lambda target group reaches no port
+
 
 def test_granting_another_stacks_group_and_private_ranges_passes():
     real = Real(admin_allowed_cidrs=["10.50.0.0/24", "10.40.64.0/20"])

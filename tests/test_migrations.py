@@ -3,6 +3,8 @@ and the pre-upgrade snapshot."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ecs.models import ecs_backends
@@ -121,6 +123,16 @@ def test_a_new_hydra_version_is_snapshotted_before_migrating(aws):
     # moto creates snapshots 'available' at once: the next poll starts the task.
     assert poll(e, started, ecs, rds) == {"IsComplete": False}
     assert ecs.list_tasks(cluster=props["Cluster"], startedBy=migrations.request_token(e))["taskArns"]
+
+
+def test_snapshot_names_from_long_digests_stay_valid_and_unique_per_deploy():
+    old = {"Image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/hydra@sha256:" + "ab" * 32}
+    names = {migrations.snapshot_id(event("Update", {}, old=old, request=f"req-{n}")) for n in range(20)}
+    assert len(names) == 20, "two deploys from the same image must not collide on one snapshot name"
+    for name in names:
+        # RDS: a letter first, letters, digits and single hyphens, no hyphen at the end.
+        assert len(name) <= 63 and re.fullmatch(r"[a-z](-?[a-z0-9]+)*", name), name
+        assert name.startswith("hydra-before-migrating-from-sha256-abab")
 
 
 def test_no_snapshot_when_the_image_is_unchanged_or_snapshots_are_off(aws):

@@ -67,7 +67,11 @@ def test_dev_egress_is_one_nat_instance_reachable_only_from_the_vpc(dev):
     nat = props(nat_instances[0])
     assert nat["Monitoring"] is True
     assert nat["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] is True
-    nat_sg = template["Resources"][nat["SecurityGroupIds"][0]["Fn::GetAtt"][0]]
+    # The public subnets do not map public IPs on launch, so the NAT instance asks for one itself:
+    # without it, it cannot reach the internet gateway and every private task loses egress.
+    (interface,) = nat["NetworkInterfaces"]
+    assert interface["AssociatePublicIpAddress"] is True
+    nat_sg = template["Resources"][interface["GroupSet"][0]["Fn::GetAtt"][0]]
     ingress = props(nat_sg).get("SecurityGroupIngress", [])
     assert [r["CidrIp"] for r in ingress] == [dev.config.vpc_cidr], "the NAT instance must not accept the internet"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -95,6 +96,20 @@ def test_every_rotation_redrives_the_dsns_and_redeploys(synth):
     assert [render(s["Resource"], model, stack) for s in statements] == [f"<{synth.stack_name('Service')}/Hydra/Service/Service>"]
 
 
+def test_a_rotation_follow_up_that_fails_or_never_arrives_raises_an_alarm(synth):
+    template, model, stack = synth.templates["Operations"], synth.model, synth.stack_name("Operations")
+    _, rule = by_path(template, "RotationFollower/RotationSucceeded/Resource")
+    [target] = props(rule)["Targets"]
+    queue = model.resource(model.resolve(stack, target["DeadLetterConfig"]["Arn"]))
+    assert queue.path.endswith("RotationFollower/DeadLetters/Resource")
+    assert queue.properties["SqsManagedSseEnabled"] is True
+    function = render(target["Arn"], model, stack)
+    watched = {(name, render(d["Value"], model, stack)) for p in alarms(synth).values()
+               for _, name, dims in alarm_metrics(p) for d in dims}
+    assert ("Errors", function) in watched, "a failing follow-up must page someone"
+    assert ("ApproximateNumberOfMessagesVisible", f"<{queue.path}>") in watched, "an undelivered one too"
+
+
 # --------------------------------------------------------------- migrations ---
 
 def test_migrations_run_once_per_deploy_before_the_service(synth):
@@ -115,6 +130,10 @@ def test_migrations_run_once_per_deploy_before_the_service(synth):
         subnets_by_tier(synth.templates["Stateful"])["private"])
     _, service = by_path(template, "Hydra/Service/Service")
     assert migration_id in service["DependsOn"], "new tasks start only on a migrated schema"
+    into_db = {lid for lid, r in resources(template, "AWS::EC2::SecurityGroupIngress").items()
+               if r["Metadata"]["aws:cdk:path"].startswith(f"{stack}/Hydra/CommandsSecurityGroup/")
+               and props(r)["FromPort"] == 5432}
+    assert into_db and into_db <= set(migration["DependsOn"]), "the task must find its way to the database open"
     provider = model.resource(model.resolve(stack, p["ServiceToken"]))
     poll = model.resource(model.resolve(stack, provider.properties["Environment"]["Variables"][
         "USER_IS_COMPLETE_FUNCTION_ARN"]))
@@ -140,7 +159,17 @@ def test_signing_keys_are_ensured_inside_the_vpc_with_admin_access(synth):
     p = props(by_path(template, "SigningKeys/KeySets/Default")[1])
     assert p["KeySets"] == ["hydra.openid.id-token", "hydra.jwt.access-token"]
     assert render(p["AdminUrl"], model, stack).endswith("LoadBalancers/AdminNlb/Resource>:4445")
-    assert model.resource(model.resolve(stack, p["ServiceTaskDefinition"])).path.endswith("Hydra/TaskDefinition/Resource")
+    # Re-ensured whenever a setting moves, without a cross-stack export of the task definition
+    # (that export would change on every image bump and block the Service stack's update).
+    assert p["ConfigurationFingerprint"] == synth.config.fingerprint
+    assert "ServiceTaskDefinition" not in p
+    assert dataclasses.replace(synth.config, hydra_image=synth.config.hydra_image + "-next").fingerprint \
+        != synth.config.fingerprint
+    _, keys = by_path(template, "SigningKeys/KeySets/Default")
+    grants = {lid for lid, r in resources(template, "AWS::EC2::SecurityGroupIngress").items()
+              if "AdminNlbSecurityGroup" in r["Metadata"]["aws:cdk:path"] and "SigningKeys" in lid}
+    assert grants and grants <= set(keys.get("DependsOn", [])), \
+        "the key ensurer must wait for its ingress grant into the admin NLB before calling the admin API"
     admin_sg = next(r for r in model.resources("AWS::EC2::SecurityGroup")
                     if r.path.endswith("LoadBalancers/AdminNlbSecurityGroup/Resource"))
     granted = {model.resource(r.source).path for r in model.rules_into(admin_sg.ref)}
@@ -225,7 +254,8 @@ def test_alarms_cover_every_signal_and_notify_the_topic(synth):
     assert signals == {(("AWS/ApiGateway", "5XXError"),), (("AWS/NetworkELB", "UnHealthyHostCount"),),
                        (("ECS/ContainerInsights", "DesiredTaskCount"), ("ECS/ContainerInsights", "RunningTaskCount")),
                        (("AWS/Events", "TriggeredRules"),), (("AWS/RDS", "CPUUtilization"),),
-                       (("AWS/RDS", "DatabaseConnections"),), (("AWS/RDS", "FreeableMemory"),)}
+                       (("AWS/RDS", "DatabaseConnections"),), (("AWS/RDS", "FreeableMemory"),),
+                       (("AWS/Lambda", "Errors"),), (("AWS/SQS", "ApproximateNumberOfMessagesVisible"),)}
     target_groups = {render(d["Value"], model, stack) for p in alarms(synth).values()
                      for ns, name, dims in alarm_metrics(p) if name == "UnHealthyHostCount"
                      for d in dims if d["Name"] == "TargetGroup"}

@@ -20,7 +20,9 @@ def test_system_secret_is_long_and_cannot_be_split_by_csv_parsing(synth):
 
 
 def test_production_secrets_outlive_the_stack(prod, dev):
-    for path in ("Secrets/SystemSecret/Resource", "Database/Cluster/Secret/Resource"):
+    # The retained database is useless without its logins and SECRETS_SYSTEM (which encrypts what it holds).
+    for path in ("Secrets/SystemSecret/Resource", "Database/Cluster/Secret/Resource",
+                 "Roles/OwnerSecret/Resource", "Roles/RuntimeSecret/Resource"):
         assert by_path(prod.templates["Stateful"], path)[1]["DeletionPolicy"] == "Retain"
         assert by_path(dev.templates["Stateful"], path)[1]["DeletionPolicy"] == "Delete"
 
@@ -81,3 +83,32 @@ def test_no_template_holds_a_secret_value(synth):
             ":SecretString:password::}}", ""), f"{part} dereferences a password outside a dynamic reference"
         for output in (template.get("Outputs") or {}).values():
             assert "resolve:secretsmanager" not in json.dumps(output["Value"])
+
+
+def dynamic_references(node, path=()):
+    """Every place a template reads a Secrets Manager value at deploy time, as a path of keys."""
+    if isinstance(node, str):
+        if "{{resolve:secretsmanager" in node:
+            yield path
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from dynamic_references(value, path + (key,))
+    elif isinstance(node, list):
+        for value in node:
+            yield from dynamic_references(value, path)
+
+
+def test_secret_values_are_resolved_only_into_the_database_masters_credentials(synth):
+    # A dynamic reference anywhere else (an env var, a tag, a parameter) puts the value into the
+    # resource's configuration, readable by anyone who can describe it.
+    found = {(part, res["Type"], p[:2]) for part, template in synth.templates.items()
+             for res in template["Resources"].values() for p in dynamic_references(res)}
+    assert found <= {("Stateful", "AWS::RDS::DBCluster", ("Properties", "MasterUsername")),
+                     ("Stateful", "AWS::RDS::DBCluster", ("Properties", "MasterUserPassword"))}, found
+    assert ("Stateful", "AWS::RDS::DBCluster", ("Properties", "MasterUserPassword")) in found
+
+
+def test_the_reference_scanner_sees_a_secret_in_an_environment_variable():
+    leaked = {"Type": "AWS::Lambda::Function", "Properties": {"Environment": {"Variables": {"PASSWORD": {
+        "Fn::Join": ["", ["{{resolve:secretsmanager:", {"Ref": "S"}, ":SecretString:password::}}"]]}}}}}
+    assert list(dynamic_references(leaked)) == [("Properties", "Environment", "Variables", "PASSWORD", "Fn::Join")]

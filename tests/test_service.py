@@ -153,3 +153,11 @@ def test_task_role_has_no_permissions(synth):
     attached = [p for p in resources(template, "AWS::IAM::Policy").values()
                 if {"Ref": task_role_id} in props(p)["Roles"]]
     assert not attached, "Hydra itself needs no AWS permissions"
+
+
+def test_a_new_pool_size_redeploys_the_tasks(synth, dev, prod):
+    # The pool size only lives inside the DSN secret, which ECS reads at task start: the label puts
+    # it into the task definition, so changing it rolls the tasks instead of waiting for a restart.
+    assert container(synth)["DockerLabels"] == {"hydra.dsn.max-conns": str(synth.config.hydra_max_conns)}
+    assert dev.config.hydra_max_conns != prod.config.hydra_max_conns
+    assert container(dev)["DockerLabels"] != container(prod)["DockerLabels"]

@@ -94,6 +94,22 @@ def test_an_unreachable_admin_api_fails_the_deploy(monkeypatch):
         signing_keys.ensure_key_sets("http://127.0.0.1:9", SETS, attempts=2)
 
 
+def test_retries_stop_at_the_time_budget_not_the_attempt_count(monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr(signing_keys.time, "sleep", lambda s: now.__setitem__(0, now[0] + s))
+    calls = []
+
+    def refused(method, url, body=None):
+        calls.append(method)
+        now[0] += 5  # each attempt waits out its request timeout
+        raise ConnectionRefusedError("connection refused")
+
+    with pytest.raises(signing_keys.KeySetError, match="did not answer for hydra.openid.id-token"):
+        signing_keys.ensure_key_sets("http://admin:4445", SETS, attempts=1000, delay=5, budget=60,
+                                     request=refused, clock=lambda: now[0])
+    assert now[0] <= 60 and len(calls) == 6, (now[0], len(calls))
+
+
 def test_delete_leaves_the_keys(admin):
     assert signing_keys.on_event({**event(admin, "Delete"), "PhysicalResourceId": "hydra-signing-keys"}) == {
         "PhysicalResourceId": "hydra-signing-keys"}

@@ -26,7 +26,7 @@ def imports_of(template: dict) -> set[str]:
     return found
 
 
-def test_three_stacks_depend_stateful_then_ingress_then_service(synth):
+def test_stacks_depend_stateful_then_ingress_then_service(synth):
     assert imports_of(synth.templates["Stateful"]) == set()
     assert imports_of(synth.templates["Ingress"]) == {synth.stack_name("Stateful")}
     assert imports_of(synth.templates["Service"]) == {synth.stack_name("Stateful"), synth.stack_name("Ingress")}
@@ -81,3 +81,19 @@ def test_stack_outputs_never_carry_secret_values(synth):
 def test_constructs_resolves_to_the_installed_library():
     """Our constructs live in hydra_constructs/: a local `constructs` package would shadow the library."""
     assert "site-packages" in constructs.__file__
+
+
+def exports(synth) -> dict[str, str]:
+    return {out["Export"]["Name"]: json.dumps(out["Value"], sort_keys=True)
+            for template in synth.templates.values() for out in (template.get("Outputs") or {}).values()
+            if "Export" in out}
+
+
+def test_routine_changes_move_no_cross_stack_export(dev):
+    # An export another stack imports cannot change: a routine deploy that moved one (say, a
+    # task definition ARN exported for a custom resource) would fail half-way (README, Deploying).
+    from .conftest import synthesize
+    changed = synthesize("dev", hydra_image="oryd/hydra:v26.3.0", hydra_cpu=512, hydra_memory=1024,
+                         hydra_max_conns=4, ttl_access_token="5m", hydra_admin_port=4446, hydra_public_port=4450,
+                         janitor_schedule="rate(2 hours)", db_max_capacity=4)
+    assert exports(changed) == exports(dev)

@@ -266,3 +266,14 @@ def test_probe_checks_the_issuer_and_that_admin_paths_are_refused(public_url, pu
     FakeHydra.issuer = published or public_url
     FakeHydra.admin_status = admin_status
     assert [f[0] for f in live.probe(public_url)] == failures
+
+
+def test_a_classic_load_balancer_forwarding_to_the_admin_port_fails(aws):
+    account = deploy(aws)
+    aws.client("elb").create_load_balancer(
+        LoadBalancerName="legacy", Subnets=[account.public], Scheme="internet-facing",
+        Listeners=[{"Protocol": "TCP", "LoadBalancerPort": 443, "InstanceProtocol": "TCP", "InstancePort": 4445}])
+    report = verify(aws, ENV)
+    assert "internet-facing-lb" in failed_rules(report)
+    assert "legacy (classic, internet-facing): its listener listener 443 of legacy on port 443 forwards to port " \
+           "4445" in report.render()

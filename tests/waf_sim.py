@@ -19,18 +19,20 @@ class Request:
     path: str
     query: str = ""
     headers: dict[str, str] = field(default_factory=lambda: {"user-agent": "test-agent/1.0"})
+    body: str = ""  # a form-encoded body, as token requests have
 
 
-def _rfi(request: Request) -> bool:
+def _urls_with_ipv4(encoded: str) -> bool:
     # "URLs that contain IPv4 addresses ... http://, https://, ftp://, ftps://, file://"
     return any(re.match(r"^(https?|ftps?|file)://\d{1,3}(\.\d{1,3}){3}", v)
-               for _, v in parse_qsl(request.query, keep_blank_values=True))
+               for _, v in parse_qsl(encoded, keep_blank_values=True))
 
 
 CRS_MODEL = {
     "SizeRestrictions_QUERYSTRING": ("SizeRestrictions_QueryString", lambda r: len(r.query.encode()) > 2048),
     "NoUserAgent_HEADER": ("NoUserAgent_Header", lambda r: "user-agent" not in r.headers),
-    "GenericRFI_QUERYARGUMENTS": ("GenericRFI_QueryArguments", _rfi),
+    "GenericRFI_QUERYARGUMENTS": ("GenericRFI_QueryArguments", lambda r: _urls_with_ipv4(r.query)),
+    "GenericRFI_BODY": ("GenericRFI_Body", lambda r: _urls_with_ipv4(r.body)),
 }
 CRS_NAMESPACE = "awswaf:managed:aws:core-rule-set:"
 

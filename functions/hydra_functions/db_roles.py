@@ -21,7 +21,12 @@ from typing import Any
 import boto3
 
 from . import pgwire
-from .pgwire import quote_ident as ident, quote_literal as literal
+from .pgwire import quote_ident as ident, quote_literal as literal, scram_sha_256_verifier
+
+
+def password_clause(password: str) -> str:
+    """PASSWORD '<SCRAM verifier>': the plaintext never reaches the server or its logs."""
+    return f"PASSWORD {literal(scram_sha_256_verifier(password))}"
 
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)
@@ -55,15 +60,15 @@ def ensure_roles(conn: pgwire.Connection, *, database: str, owner: str, owner_pa
     done: dict[str, str] = {}
     if role_exists(conn, owner):
         # Single-user rotation: the owner secret's current password is the truth.
-        conn.query(f"ALTER ROLE {ident(owner)} WITH LOGIN PASSWORD {literal(owner_password)}")
+        conn.query(f"ALTER ROLE {ident(owner)} WITH LOGIN {password_clause(owner_password)}")
         done[owner] = "password aligned"
     else:
-        conn.query(f"CREATE ROLE {ident(owner)} WITH LOGIN PASSWORD {literal(owner_password)}")
+        conn.query(f"CREATE ROLE {ident(owner)} WITH LOGIN {password_clause(owner_password)}")
         done[owner] = "created"
     if role_exists(conn, runtime):
         done[runtime] = "exists (its password belongs to the rotation)"
     else:
-        conn.query(f"CREATE ROLE {ident(runtime)} WITH LOGIN PASSWORD {literal(runtime_password)}")
+        conn.query(f"CREATE ROLE {ident(runtime)} WITH LOGIN {password_clause(runtime_password)}")
         done[runtime] = "created"
     for statement in privilege_statements(database=database, owner=owner, runtime=runtime):
         conn.query(statement)

@@ -45,8 +45,10 @@ def image_tag(image: str) -> str:
 
 
 def snapshot_id(event: dict) -> str:
+    """hydra-before-migrating-from-<old tag>-<request>: at most 63 characters, the unique end kept."""
     tag = re.sub(r"[^a-zA-Z0-9]+", "-", image_tag(event["OldResourceProperties"]["Image"])).strip("-")
-    return f"hydra-before-migrating-from-{tag}-{request_token(event)[-8:]}"[:63].rstrip("-")
+    prefix, suffix = "hydra-before-migrating-from-", "-" + request_token(event)[-8:]
+    return prefix + tag[:63 - len(prefix) - len(suffix)].strip("-") + suffix
 
 
 def needs_snapshot(event: dict) -> bool:

@@ -74,6 +74,20 @@ def saslprep(password: str) -> bytes:
     return prepared.encode()
 
 
+def scram_sha_256_verifier(password: str, *, salt: bytes | None = None, iterations: int = 4096) -> str:
+    """The SCRAM-SHA-256 verifier PostgreSQL stores for ``password``.
+
+    ``CREATE/ALTER ROLE ... PASSWORD '<verifier>'`` sets the password without
+    the plaintext ever reaching the server, so no statement log can hold it.
+    """
+    salt = salt or os.urandom(16)
+    salted = hashlib.pbkdf2_hmac("sha256", saslprep(password), salt, iterations)
+    stored_key = hashlib.sha256(hmac.new(salted, b"Client Key", hashlib.sha256).digest()).digest()
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    b64 = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
+
+
 class Connection:
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock

@@ -25,7 +25,10 @@ class KeySetError(RuntimeError):
     pass
 
 
-def _request(method: str, url: str, body: dict | None = None, timeout: float = 10.0) -> int:
+REQUEST_TIMEOUT = 5.0
+
+
+def _request(method: str, url: str, body: dict | None = None, timeout: float = REQUEST_TIMEOUT) -> int:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method,
                                      headers={"Content-Type": "application/json", "Accept": "application/json"})
@@ -38,9 +41,17 @@ def _request(method: str, url: str, body: dict | None = None, timeout: float = 1
 
 
 def ensure_key_sets(admin_url: str, key_sets: list[str], algorithm: str = "RS256", *, attempts: int = 10,
-                    delay: float = 6.0, request: Callable[..., int] = _request) -> dict[str, str]:
-    """GET each set; POST it only on 404. Returns {set: 'exists' | 'created'}."""
+                    delay: float = 5.0, budget: float = 200.0, request: Callable[..., int] = _request,
+                    clock: Callable[[], float] = time.monotonic) -> dict[str, str]:
+    """GET each set; POST it only on 404. Returns {set: 'exists' | 'created'}.
+
+    Retries while the admin API comes up, but never starts an attempt that
+    could end after ``budget`` seconds in all: well inside the function's
+    five-minute timeout, so a dead admin API fails the deploy with this
+    error rather than a Lambda timeout.
+    """
     base = admin_url.rstrip("/")
+    deadline = clock() + budget
     result: dict[str, str] = {}
     for key_set in key_sets:
         url = f"{base}/admin/keys/{key_set}"
@@ -60,7 +71,7 @@ def ensure_key_sets(admin_url: str, key_sets: list[str], algorithm: str = "RS256
                     raise KeySetError(f"GET {key_set} answered HTTP {status}")
                 break
             except (ConnectionError, OSError) as error:  # the admin API is still coming up
-                if attempt == attempts:
+                if attempt == attempts or clock() + delay + REQUEST_TIMEOUT > deadline:
                     raise KeySetError(f"the admin API at {base} did not answer for {key_set}: {error}") from None
                 LOG.info("admin API not ready (%s), retrying", error)
                 time.sleep(delay)

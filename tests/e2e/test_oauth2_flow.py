@@ -78,8 +78,10 @@ def oauth_client(stack, **kwargs) -> OAuth2Session:
     return trusting(client, stack)
 
 
-def walk(browser, url: str, *, stop_at: str, username: str = "alice", password: str = PASSWORD) -> str:
-    """Play the user: follow redirects, log in when asked, until the browser would leave for ``stop_at``."""
+def walk(browser, url: str, *, stop_at: str, username: str = "alice", password: str = PASSWORD,
+         consent: str = "allow") -> str:
+    """Play the user: follow redirects, log in and answer the consent page (``consent``: allow or deny)
+    when asked, until the browser would leave for ``stop_at``."""
     for _ in range(20):
         if url.startswith(stop_at):
             return url
@@ -93,6 +95,14 @@ def walk(browser, url: str, *, stop_at: str, username: str = "alice", password: 
                 **form, "username": username, "password": password, "action": "login"})
             if posted.status_code != 302:
                 raise AssertionError(f"login refused with HTTP {posted.status_code}")
+            url = posted.headers["Location"]
+            continue
+        if response.status_code == 200 and 'action="/consent"' in response.text:
+            form = dict(re.findall(r'name="(consent_challenge|csrf)" value="([^"]+)"', response.text))
+            posted = browser.post(urllib.parse.urljoin(url, "/consent"), allow_redirects=False,
+                                  data={**form, "action": consent})
+            if posted.status_code != 302:
+                raise AssertionError(f"consent answer refused with HTTP {posted.status_code}")
             url = posted.headers["Location"]
             continue
         raise AssertionError(f"unexpected answer {response.status_code} from {url}: {response.text[:300]}")
@@ -198,6 +208,19 @@ def test_a_wrong_state_is_detected_by_the_client(stack, browser):
     with pytest.raises(MismatchingStateException):
         client.fetch_token(discovery(stack)["token_endpoint"], authorization_response=callback,
                            state="forged-state", code_verifier=verifier)
+
+
+def test_the_user_is_asked_for_consent_and_a_denial_reaches_the_client_as_access_denied(stack):
+    # The dev client is public with a loopback redirect URI: anyone can register a look-alike app on
+    # the user's machine, so it must not skip consent (clients/dev.json; the loader refuses it).
+    browser = trusting(requests.Session(), stack)
+    verifier = generate_token(48)
+    client = oauth_client(stack, code_challenge_method="S256")
+    uri, _ = client.create_authorization_url(discovery(stack)["authorization_endpoint"], code_verifier=verifier,
+                                             nonce=generate_token(16))
+    callback = walk(browser, uri, stop_at=CALLBACK, consent="deny")
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(callback).query))
+    assert "code" not in query and query["error"] == "access_denied"
 
 
 def test_a_tampered_signature_and_an_expired_token_are_rejected(stack, tokens):
