@@ -63,9 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     except AdminError as error:
         print(f"failed: {error}", file=sys.stderr)
         return 1
-    prefix = "would " if args.dry_run and result.changes else ""
     for line in result.lines():
-        print(prefix + line.strip() if line.startswith(("+", "~", "-")) else line)
+        # A dry run says what it would do: "would create x" rather than "+ create x".
+        print("would " + line[2:] if args.dry_run and line.startswith(("+ ", "~ ", "- ")) else line)
     return 0
 
 

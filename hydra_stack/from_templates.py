@@ -82,11 +82,7 @@ class _Builder:
     # -- the model
     def build(self, *, admin_port: int, public_port: int, allowed_cidrs: list[str]) -> Network:
         m = self.m
-        vpc_cidrs = [ipaddress.ip_network(r.properties["CidrBlock"]) for r in m.resources("AWS::EC2::VPC")
-                     if isinstance(r.properties.get("CidrBlock"), str)]
-        vpc_cidrs += [ipaddress.ip_network(r.properties["CidrBlock"]) for r in m.resources("AWS::EC2::VPCCidrBlock")
-                      if isinstance(r.properties.get("CidrBlock"), str)]
-        net = Network(admin_port=admin_port, public_port=public_port, vpc_cidrs=vpc_cidrs,
+        net = Network(admin_port=admin_port, public_port=public_port, vpc_cidrs=[],
                       allowed_cidrs=[ipaddress.ip_network(c) for c in allowed_cidrs])
         for sg in m.resources("AWS::EC2::SecurityGroup"):
             net.groups[_id(sg.ref)] = SecurityGroupInfo(_id(sg.ref), sg.path, str(sg.properties.get("GroupDescription", "")))
@@ -108,7 +104,33 @@ class _Builder:
                                                                       "AWS::EC2::Instance"), ports))
         self._lattice(net)
         self._workloads(net)
+        net.vpc_cidrs = self._home_cidrs(net)
         return net
+
+    def _home_cidrs(self, net: Network) -> list:
+        """The ranges of the VPC that serves the admin port (primary and secondary CIDRs).
+
+        Only that VPC is inside: another VPC, even one this app defines, reaches it through
+        peering or a transit gateway. Nothing resolvable serving the admin port: nothing is inside.
+        """
+        m = self.m
+        homes: set[str] = set()
+        for workload in net.workloads:
+            if net.admin_port not in workload.ports:
+                continue
+            for g in workload.groups:
+                group = m.resource(ResourceRef(*g.split("/", 1))) if isinstance(g, str) else None
+                vpc = m.resolve(group.stack, group.properties.get("VpcId")) if group else None
+                if isinstance(vpc, ResourceRef) and (r := m.resource(vpc)) is not None and r.type == "AWS::EC2::VPC":
+                    homes.add(_id(ResourceRef(vpc.stack, vpc.logical_id)))
+        cidrs = [ipaddress.ip_network(r.properties["CidrBlock"]) for r in m.resources("AWS::EC2::VPC")
+                 if _id(r.ref) in homes and isinstance(r.properties.get("CidrBlock"), str)]
+        for block in m.resources("AWS::EC2::VPCCidrBlock"):
+            vpc = m.resolve(block.stack, block.properties.get("VpcId"))
+            if (isinstance(vpc, ResourceRef) and _id(ResourceRef(vpc.stack, vpc.logical_id)) in homes
+                    and isinstance(block.properties.get("CidrBlock"), str)):
+                cidrs.append(ipaddress.ip_network(block.properties["CidrBlock"]))
+        return cidrs
 
     def _lattice(self, net: Network) -> None:
         m = self.m

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from hydra_functions.clients import (AdminError, ClientError, apply, normalize, plan, secret_name, store_secret,
-                                      validate_client, validate_clients)
+from hydra_functions.clients import (AdminError, ClientError, apply, normalize, on_event, plan, secret_name,
+                                      store_secret, validate_client, validate_clients)
 from hydra_stack.clients import load_clients
 
 from .cfn import by_path, props
@@ -177,4 +177,30 @@ def test_a_confidential_client_without_a_place_for_its_secret_is_not_created():
     events: list = []
     with pytest.raises(AdminError, match="reporting-service is confidential"):
         apply(RecordingAdmin(events), [validate_client(SERVICE)])
+    assert events == []
+
+
+def test_the_deploy_time_handler_applies_the_file_and_stores_new_secrets(moto_session):
+    secrets = moto_session.client("secretsmanager")
+    events: list = []
+    event = {"RequestType": "Create", "ResourceProperties": {
+        "Clients": json.dumps({"clients": [FIXED, SERVICE]}), "Environment": "dev", "AdminUrl": "http://admin:4445",
+        "Prune": "false"}}
+    response = on_event(event, secrets=secrets, admin=RecordingAdmin(events))
+    assert response == {"PhysicalResourceId": "hydra-clients",
+                        "Data": {"Created": "my-frontend-app,reporting-service", "Updated": ""}}
+    posted = {body["client_id"]: body for method, _, body in events if method == "POST"}
+    assert "client_secret" not in posted["my-frontend-app"], "a public client has no secret"
+    stored = secrets.get_secret_value(SecretId=secret_name("dev", "reporting-service"))["SecretString"]
+    assert posted["reporting-service"]["client_secret"] == stored
+    bad = {**event, "ResourceProperties": {**event["ResourceProperties"],
+                                           "Clients": json.dumps({"clients": [GUIDE]})}}
+    with pytest.raises(ClientError, match="clients/dev.json: client 'my-frontend-app'"):
+        on_event(bad, secrets=secrets, admin=RecordingAdmin([]))
+
+
+def test_deleting_the_stack_leaves_the_clients():
+    events: list = []
+    assert on_event({"RequestType": "Delete", "PhysicalResourceId": "hydra-clients", "ResourceProperties": {}},
+                    admin=RecordingAdmin(events)) == {"PhysicalResourceId": "hydra-clients"}
     assert events == []

@@ -12,6 +12,8 @@ import pytest
 
 from hydra_stack.config import ConfigError, load_config, settings_fields
 
+from app import build_app
+
 from .conftest import ROOT, context_for
 
 
@@ -75,6 +77,7 @@ def test_token_lifetime_defaults_are_short():
     ({"max_azs": 3}, "max_azs", "environment-agnostic"),
     ({"cors_allowed_origins": ["*"]}, "cors_allowed_origins[0]", "no wildcard"),
     ({"vpc_cidrr": "10.0.0.0/16"}, "vpc_cidrr", "no such setting"),
+    ({"hydra_max_conns": 100, "hydra_max_tasks": 10}, "hydra_max_conns", "within Aurora's max_connections"),
 ])
 def test_bad_values_name_key_value_and_expected_form(overrides, key, expected_fragment):
     error = error_for(**overrides)
@@ -134,3 +137,13 @@ def test_readme_configuration_reference_matches_the_code():
     from hydra_stack.docs import README, config_reference, readme_section
     assert readme_section(README.read_text(), "config-reference") == config_reference(), \
         "run `make docs` and commit README.md"
+
+
+def test_synthesis_stops_when_the_worst_case_could_exhaust_the_databases_connections():
+    # 2 generations x 10 tasks x 30 connections = 600 > 2 ACU's max_connections (a few hundred).
+    with pytest.raises(ConfigError) as excinfo:
+        build_app(context_for("dev", hydra_max_conns=30, hydra_max_tasks=10))
+    message = str(excinfo.value)
+    assert "hydra_max_conns" in message and "600 (2 x 10 tasks x max_conns 30)" in message, message
+    assert "lower hydra_max_conns or hydra_max_tasks, or raise db_max_capacity" in message
+    build_app(context_for("dev", hydra_max_conns=30, hydra_max_tasks=10, db_max_capacity=16))  # enough room

@@ -271,6 +271,59 @@ def test_http_api_with_a_vpc_link_v2_to_the_admin_listener():
     assert "[vpc-linked-lb] Hydra-dev-Ingress/LoadBalancers/AdminNlb/Resource" in message
 
 
+def test_a_rest_integration_target_v2_at_the_admin_nlb():
+    # REST APIs reach VPC link V2 through the method's IntegrationTarget (no CDK L2 yet: escape hatch).
+    real = Real(nag=False)
+    api = real.ingress.public_api
+    method = api.rest_api.root.add_resource("v2door").add_method("ANY", apigw.Integration(
+        type=apigw.IntegrationType.HTTP_PROXY, integration_http_method="ANY", uri="http://hydra.internal/",
+        options=apigw.IntegrationOptions(connection_type=apigw.ConnectionType.VPC_LINK, vpc_link=api.vpc_link)))
+    method.node.default_child.add_property_override("Integration.IntegrationTarget",
+                                                    real.lbs.admin_nlb.load_balancer_arn)
+    message = real.synth_error()
+    assert "[api-integration] Hydra-dev-Ingress/PublicApi/RestApi/Default/v2door/ANY/Resource" in message
+    assert "Hydra-dev-Ingress/LoadBalancers/AdminNlb/Resource" in message
+
+
+def test_a_vpc_link_v2_group_granted_the_admin_port_is_outside():
+    # The link's own group carries API Gateway's traffic: granting it is granting the internet.
+    real = Real(nag=False)
+    link_sg = ec2.SecurityGroup(real.ingress, "LinkSg", vpc=real.vpc)
+    apigwv2.CfnVpcLink(real.ingress, "HttpLink", name="public", security_group_ids=[link_sg.security_group_id],
+                       subnet_ids=real.vpc.select_subnets(subnet_group_name="private").subnet_ids)
+    real.ingress.grant_admin_access(link_sg, "looks internal")
+    message = real.synth_error()
+    assert "[admin-port-ingress]" in message
+    assert ("from security group Hydra-dev-Ingress/LinkSg/Resource, outside because API Gateway sends through "
+            "it (Hydra-dev-Ingress/HttpLink)") in message
+
+
+# ------------------------------------------------- sources it must resolve ---
+
+def test_the_vpcs_own_cidr_by_reference_is_inside():
+    # Peer.ipv4(vpc.vpc_cidr_block) is Fn::GetAtt on the VPC, exported across stacks: resolved, not feared.
+    real = Real(nag=False)
+    real.lbs.admin_nlb_sg.add_ingress_rule(ec2.Peer.ipv4(real.vpc.vpc_cidr_block), ec2.Port.tcp(4445), "the VPC")
+    real.app.synth()
+
+
+def test_another_vpcs_cidr_by_reference_is_outside():
+    real = Real(nag=False)
+    other = ec2.CfnVPC(real.stateful, "PeerVpc", cidr_block="10.99.0.0/16")
+    real.lbs.admin_nlb_sg.add_ingress_rule(ec2.Peer.ipv4(other.attr_cidr_block), ec2.Port.tcp(4445), "peer")
+    assert "from 10.99.0.0/16 (outside the VPC)" in real.synth_error()
+
+
+def test_the_rules_follow_the_configured_admin_port():
+    real = Real(nag=False, hydra_admin_port=4446)
+    real.lbs.hydra_tasks_sg.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(4446), "debugging")
+    assert "[admin-port-ingress] Hydra-dev-Ingress/LoadBalancers/HydraTasksSecurityGroup/Resource: tcp 4446 " \
+        in real.synth_error()
+    moved = Real(nag=False, hydra_admin_port=4446)
+    moved.lbs.hydra_tasks_sg.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(4445), "nothing listens here")
+    moved.app.synth()  # 4445 is nothing now
+
+
 # ---------------------------------------------------- other doors in ---
 
 def test_privatelink_endpoint_service_on_the_admin_nlb():

@@ -56,6 +56,17 @@ def test_database_credentials_rotate_runtime_with_alternating_users(synth):
         assert p["RotateImmediatelyOnUpdate"] is False
         groups = [model.resource(model.resolve(stack, p["HostedRotationLambda"]["VpcSecurityGroupIds"])).path]
         assert groups == [f"{stack}/Roles/RotationSecurityGroup/Resource"]
+        # Private subnets (egress through the NAT), never isolated ones: the function must reach Secrets Manager.
+        subnets = {part["Ref"] for part in p["HostedRotationLambda"]["VpcSubnetIds"]["Fn::Join"][1]
+                   if isinstance(part, dict)}
+        assert subnets == set(subnets_by_tier(template)["private"])
+    _, group = by_path(template, "Roles/RotationSecurityGroup/Resource")
+    egress = {(r["IpProtocol"], r["FromPort"], r.get("CidrIp")) for r in props(group)["SecurityGroupEgress"]}
+    assert egress == {("tcp", 443, "0.0.0.0/0")}, "only HTTPS out (the Secrets Manager API), plus the database"
+    to_db = [props(r) for r in resources(template, "AWS::EC2::SecurityGroupEgress").values()
+             if props(r)["GroupId"]["Fn::GetAtt"][0] == by_path(template, "Roles/RotationSecurityGroup/Resource")[0]]
+    assert [(r["FromPort"], model.resource(model.resolve(stack, r["DestinationSecurityGroupId"])).path)
+            for r in to_db] == [(5432, f"{stack}/Database/SecurityGroup/Resource")]
     runtime_template = json.loads(props(by_path(template, "Roles/RuntimeSecret/Resource")[1])
                                   ["GenerateSecretString"]["SecretStringTemplate"]["Fn::Join"][1][0] + '"}')
     assert runtime_template["username"] == "hydra"

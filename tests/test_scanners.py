@@ -95,3 +95,33 @@ def test_cfn_lint_would_catch_a_broken_template(tmp_path):
     path = tmp_path / "broken.template.json"
     path.write_text(json.dumps(broken))
     assert [f for f in cfn_lint([path]) if f["Level"] == "Error"]
+
+
+# ----------------------------------------------- Lambda code: stdlib + boto3 ---
+
+LAMBDA_RUNTIME_PACKAGES = {"boto3", "botocore"}  # what the Lambda Python runtime provides besides the stdlib
+
+
+def third_party_imports(source: str) -> set[str]:
+    """Top-level modules a Python source imports that are neither the stdlib, boto3 nor our own package."""
+    import ast
+    import sys
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                 else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
+        for name in names:
+            top = name.split(".")[0]
+            if top not in sys.stdlib_module_names and top not in LAMBDA_RUNTIME_PACKAGES | {"hydra_functions"}:
+                found.add(top)
+    return found
+
+
+def test_lambda_code_needs_nothing_but_the_stdlib_and_boto3():
+    # The asset is the folder as it is (no Docker bundling): a third-party import would fail in AWS only.
+    sources = sorted((ROOT / "functions").rglob("*.py"))
+    assert sources
+    assert {str(p.relative_to(ROOT)): third_party_imports(p.read_text()) for p in sources} == {
+        str(p.relative_to(ROOT)): set() for p in sources}
+    assert third_party_imports("import json, boto3\nfrom requests import get\nimport jwt.algorithms") == {
+        "requests", "jwt"}

@@ -32,6 +32,10 @@ def test_stacks_depend_stateful_then_ingress_then_service(synth):
     assert imports_of(synth.templates["Service"]) == {synth.stack_name("Stateful"), synth.stack_name("Ingress")}
     deps = {d.node.id for d in synth.stack("Service").dependencies}
     assert deps == {synth.stack_name("Stateful"), synth.stack_name("Ingress")}
+    # Operations (migrated schema's key sets, clients, janitor, alarms) deploys after the service is up.
+    everything_before = {synth.stack_name(p) for p in ("Stateful", "Ingress", "Service")}
+    assert imports_of(synth.templates["Operations"]) == everything_before
+    assert {d.node.id for d in synth.stack("Operations").dependencies} == everything_before
 
 
 def test_stateless_stacks_hold_no_database_or_secret(synth):

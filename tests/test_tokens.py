@@ -85,3 +85,20 @@ def test_only_hydras_algorithms_are_accepted():
 def test_the_validated_claims_include_the_client():
     clock = Clock()
     assert make(clock, []).validate(token(clock))["client_id"] == "my-frontend-app"
+
+
+def test_made_up_key_ids_cannot_turn_into_a_flood_of_jwks_fetches():
+    clock, fetched = Clock(), []
+    v = make(clock, fetched)
+    v.validate(token(clock))
+    forged = [jwt.encode({"iss": ISSUER, "aud": [AUDIENCE], "sub": "x", "iat": clock.now, "exp": clock.now + 60},
+                         KEY, algorithm="RS256", headers={"kid": f"made-up-{n}"}) for n in range(50)]
+    clock.now += 11
+    for t in forged:
+        with pytest.raises(InvalidToken, match="unknown signing key"):
+            v.validate(t)
+    assert len(fetched) == 2, "one refresh for the first unknown kid, none for the next 49 within 10 s"
+    clock.now += 10
+    with pytest.raises(InvalidToken, match="unknown signing key"):
+        v.validate(forged[0])
+    assert len(fetched) == 3

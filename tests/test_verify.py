@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import http.server
 import json
+import ssl
+import subprocess
 import threading
 from dataclasses import dataclass
 
@@ -44,7 +46,7 @@ def aws(moto_session):
     return moto_session
 
 
-def deploy(session: boto3.Session, *, env_overrides: dict | None = None) -> Account:
+def deploy(session: boto3.Session, *, env_overrides: dict | None = None, issuer: str = ISSUER) -> Account:
     """What the app deploys, built resource by resource through moto's APIs."""
     ec2, elbv2 = session.client("ec2"), session.client("elbv2")
     vpc = ec2.create_vpc(CidrBlock="10.41.0.0/16", TagSpecifications=[{"ResourceType": "vpc", "Tags": TAGS}])["Vpc"]
@@ -94,7 +96,7 @@ def deploy(session: boto3.Session, *, env_overrides: dict | None = None) -> Acco
 
     ecs = session.client("ecs")
     ecs.create_cluster(clusterName="hydra-prod")
-    environment = {"URLS_SELF_ISSUER": ISSUER, "URLS_SELF_PUBLIC": ISSUER, "STRATEGIES_ACCESS_TOKEN": "jwt",
+    environment = {"URLS_SELF_ISSUER": issuer, "URLS_SELF_PUBLIC": issuer, "STRATEGIES_ACCESS_TOKEN": "jwt",
                    **(env_overrides or {})}
     secrets = [{"name": n, "valueFrom": f"arn:aws:secretsmanager:{REGION}:123456789012:secret:{n.lower()}"}
                for n in ("DSN", "SECRETS_SYSTEM") if n not in environment]
@@ -116,7 +118,7 @@ def deploy(session: boto3.Session, *, env_overrides: dict | None = None) -> Acco
                       TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "bastion"}]}])
     stack_with_outputs(session, f"Hydra-{ENV}-Stateful", {"DsnSecretArn": "arn:...:dsn"}, TAGS)
     stack_with_outputs(session, f"Hydra-{ENV}-Ingress", {
-        "HydraPublicApi": ISSUER, "HydraAdminApi": f"http://{admin_nlb['DNSName']}:4445"}, TAGS)
+        "HydraPublicApi": issuer, "HydraAdminApi": f"http://{admin_nlb['DNSName']}:4445"}, TAGS)
     stack_with_outputs(session, f"Hydra-{ENV}-Service", {"ServiceName": "hydra"}, TAGS)
     return Account(session, vpc_id, private, public["SubnetId"], sg, public_nlb, admin_nlb, admin_tg, api, proxy)
 
@@ -248,12 +250,33 @@ class FakeHydra(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1: (cert, key) paths."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "tls.crt"), str(folder / "tls.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return cert, key
+
+
 @pytest.fixture
-def public_url():
+def public_url(certificate):
+    """Hydra's public side, over HTTPS like API Gateway."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeHydra)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(*certificate)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/prod/"
+    FakeHydra.issuer, FakeHydra.admin_status = None, 404
+    yield f"https://127.0.0.1:{server.server_address[1]}/prod/"
     server.shutdown()
+
+
+@pytest.fixture
+def trusting(certificate) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=certificate[0])
 
 
 @pytest.mark.parametrize("published, admin_status, failures", [
@@ -262,10 +285,30 @@ def public_url():
     ("https://elsewhere.example.com/", 404, ["probe-discovery"]),
     (None, 200, ["probe-admin-paths"] * 3),
 ])
-def test_probe_checks_the_issuer_and_that_admin_paths_are_refused(public_url, published, admin_status, failures):
+def test_probe_checks_the_issuer_and_that_admin_paths_are_refused(public_url, trusting, published, admin_status,
+                                                                  failures):
     FakeHydra.issuer = published or public_url
     FakeHydra.admin_status = admin_status
-    assert [f[0] for f in live.probe(public_url)] == failures
+    assert [f[0] for f in live.probe(public_url, context=trusting)] == failures
+
+
+def test_probe_verifies_the_certificate(public_url):
+    FakeHydra.issuer = public_url
+    [(rule, _, detail)] = live.probe(public_url, context=ssl.create_default_context())  # the system's CAs only
+    assert rule == "probe-discovery" and "CERTIFICATE_VERIFY_FAILED" in detail
+
+
+def test_the_probe_flag_runs_the_probe_against_the_published_url(aws, public_url, certificate, monkeypatch, capsys):
+    deploy(aws, issuer=public_url)
+    FakeHydra.issuer = public_url
+    monkeypatch.setenv("SSL_CERT_FILE", certificate[0])  # the CLI uses the default trust store
+    assert main(["--env", ENV, "--region", REGION]) == 0
+    assert "probe-" not in capsys.readouterr().out, "no probe without --probe"
+    assert main(["--env", ENV, "--region", REGION, "--probe"]) == 0
+    assert "PASS  probe-discovery" in capsys.readouterr().out
+    FakeHydra.admin_status = 200
+    assert main(["--env", ENV, "--region", REGION, "--probe"]) == 1
+    assert f"{public_url}admin/clients: answered HTTP 200" in capsys.readouterr().out
 
 
 def test_a_classic_load_balancer_forwarding_to_the_admin_port_fails(aws):

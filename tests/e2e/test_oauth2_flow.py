@@ -8,6 +8,7 @@ S256, state and nonce.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import urllib.parse
@@ -30,7 +31,7 @@ from hydra_stack.login_app import User, hash_password
 from hydra_stack.resource_server import serve_in_thread
 from hydra_stack.tokens import InvalidToken, TokenValidator, fetch_json
 
-from ..conftest import synthesize
+from ..conftest import ROOT, synthesize
 
 pytestmark = pytest.mark.e2e
 
@@ -79,9 +80,12 @@ def oauth_client(stack, **kwargs) -> OAuth2Session:
 
 
 def walk(browser, url: str, *, stop_at: str, username: str = "alice", password: str = PASSWORD,
-         consent: str = "allow") -> str:
-    """Play the user: follow redirects, log in and answer the consent page (``consent``: allow or deny)
-    when asked, until the browser would leave for ``stop_at``."""
+         consent: str = "allow", remember: bool = False, seen: list | None = None) -> str:
+    """Play the user: follow redirects, log in and answer the consent page (``consent``: allow or deny;
+    ``remember`` ticks the boxes) when asked, until the browser would leave for ``stop_at``. The pages
+    shown are appended to ``seen``."""
+    seen = [] if seen is None else seen
+    ticked = {"remember": "1"} if remember else {}
     for _ in range(20):
         if url.startswith(stop_at):
             return url
@@ -90,17 +94,19 @@ def walk(browser, url: str, *, stop_at: str, username: str = "alice", password: 
             url = urllib.parse.urljoin(url, response.headers["Location"])
             continue
         if response.status_code == 200 and 'action="/login"' in response.text:
+            seen.append("login")
             form = dict(re.findall(r'name="(login_challenge|csrf)" value="([^"]+)"', response.text))
             posted = browser.post(urllib.parse.urljoin(url, "/login"), allow_redirects=False, data={
-                **form, "username": username, "password": password, "action": "login"})
+                **form, **ticked, "username": username, "password": password, "action": "login"})
             if posted.status_code != 302:
                 raise AssertionError(f"login refused with HTTP {posted.status_code}")
             url = posted.headers["Location"]
             continue
         if response.status_code == 200 and 'action="/consent"' in response.text:
+            seen.append("consent")
             form = dict(re.findall(r'name="(consent_challenge|csrf)" value="([^"]+)"', response.text))
             posted = browser.post(urllib.parse.urljoin(url, "/consent"), allow_redirects=False,
-                                  data={**form, "action": consent})
+                                  data={**form, **ticked, "action": consent})
             if posted.status_code != 302:
                 raise AssertionError(f"consent answer refused with HTTP {posted.status_code}")
             url = posted.headers["Location"]
@@ -137,6 +143,13 @@ def test_the_issuer_is_the_local_https_front_not_the_synthesized_one(stack):
     assert discovery(stack)["issuer"] == stack.issuer
     assert stack.issuer.startswith("https://127.0.0.1:")
     assert synthesize("dev").config.env_name == "dev"  # the environment came from the dev task definition
+
+
+def test_hydra_runs_as_in_production_without_dev_mode(stack):
+    # --dev would relax TLS and cookie checks that production keeps: the local Hydra must not have them.
+    argv = [open(f"/proc/{p.pid}/cmdline", "rb").read().split(b"\0")[:-1] for p in stack.processes]
+    hydra = [a for a in argv if a[0].endswith(b"/hydra")]
+    assert [a[1:] for a in hydra] == [[b"serve", b"all"]]
 
 
 def test_code_flow_with_pkce_state_and_nonce_yields_valid_tokens(stack, tokens):
@@ -223,6 +236,63 @@ def test_the_user_is_asked_for_consent_and_a_denial_reaches_the_client_as_access
     assert "code" not in query and query["error"] == "access_denied"
 
 
+def start(stack, client: OAuth2Session | None = None, **extra) -> tuple[OAuth2Session, str, str]:
+    """An authorization URL for ``client`` (the dev client by default): (client, URL, code verifier)."""
+    client = client or oauth_client(stack, code_challenge_method="S256")
+    verifier = generate_token(48)
+    uri, _ = client.create_authorization_url(discovery(stack)["authorization_endpoint"], code_verifier=verifier,
+                                             nonce=generate_token(16), **extra)
+    return client, uri, verifier
+
+
+def test_remembered_login_and_consent_are_skipped_until_logout(stack):
+    browser = trusting(requests.Session(), stack)
+    first: list[str] = []
+    walk(browser, start(stack, audience=API)[1], stop_at=CALLBACK, remember=True, seen=first)
+    assert first == ["login", "consent"]
+    again: list[str] = []
+    callback = walk(browser, start(stack, audience=API)[1], stop_at=CALLBACK, seen=again)
+    assert again == [], "Hydra says skip for both, and the app accepts without a page"
+    assert "code" in dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(callback).query))
+    # Logout: Hydra sends the browser to the app's /logout, the app accepts, Hydra lands on the default page.
+    landed = browser.get(discovery(stack)["end_session_endpoint"])
+    assert [r.headers["Location"].split("?")[0] for r in landed.history if "logout_challenge" in
+            r.headers.get("Location", "")] == [f"{stack.login_base}/logout"]
+    assert landed.url == f"{stack.login_base}/"
+    after: list[str] = []
+    walk(browser, start(stack, audience=API)[1], stop_at=CALLBACK, seen=after)
+    assert after[:1] == ["login"], "the session is gone"
+
+
+def test_a_trusted_confidential_client_skips_the_consent_page_but_not_the_login(stack):
+    admin = AdminApi(stack.admin_url)
+    trusted = validate_client({"client_id": "trusted-portal", "grant_types": ["authorization_code"],
+                               "response_types": ["code"],
+                               "token_endpoint_auth_method": "client_secret_basic", "scope": "openid",
+                               "redirect_uris": [CALLBACK], "skip_consent": True})
+    secrets: dict[str, str] = {}
+    apply(admin, [trusted], on_secret=secrets.__setitem__)
+    try:
+        client = trusting(OAuth2Session(client_id="trusted-portal", client_secret=secrets["trusted-portal"],
+                                        redirect_uri=CALLBACK, scope="openid", code_challenge_method="S256"), stack)
+        seen: list[str] = []
+        callback = walk(trusting(requests.Session(), stack), start(stack, client)[1], stop_at=CALLBACK, seen=seen)
+        assert seen == ["login"]
+        assert "code" in dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(callback).query))
+    finally:
+        admin.request("DELETE", "/admin/clients/trusted-portal")
+
+
+def test_without_a_requested_audience_the_access_token_has_an_empty_aud(stack):
+    client, uri, verifier = start(stack)  # no audience=
+    callback = walk(trusting(requests.Session(), stack), uri, stop_at=CALLBACK)
+    token = client.fetch_token(discovery(stack)["token_endpoint"], authorization_response=callback,
+                               code_verifier=verifier)
+    assert jwt.decode(token["access_token"], options={"verify_signature": False})["aud"] == []
+    with pytest.raises(InvalidToken, match="aud"):
+        validator(stack).validate(token["access_token"])  # so a resource server can never accept it
+
+
 def test_a_tampered_signature_and_an_expired_token_are_rejected(stack, tokens):
     access = tokens["token"]["access_token"]
     head, body, signature = access.split(".")
@@ -294,6 +364,32 @@ def test_changes_are_shown_then_applied_and_extra_clients_kept_unless_pruned(sta
                                                                     "(--prune deletes it)"]
     assert apply(admin, declared, prune=True).lines() == ["- delete reporting-service"]
     assert set(admin.clients()) == {CLIENT_ID}
+
+
+def test_the_command_line_shows_dry_runs_prints_a_new_secret_once_and_prunes_on_request(stack, tmp_path,
+                                                                                        monkeypatch, capsys):
+    from hydra_stack import clients as cli
+    declared = json.loads((cli.CLIENTS_DIR / "dev.json").read_text())
+    extra = {"client_id": "nightly-export", "grant_types": ["client_credentials"], "scope": "reports",
+             "token_endpoint_auth_method": "client_secret_post"}
+    (tmp_path / "dev.json").write_text(json.dumps({"clients": declared["clients"] + [extra]}))
+    monkeypatch.setattr(cli, "CLIENTS_DIR", tmp_path)
+    run = ["apply", "--env", "dev", "--admin-url", stack.admin_url]
+    assert cli.main(run + ["--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["would create nightly-export"]
+    assert "nightly-export" not in AdminApi(stack.admin_url).clients()
+    assert cli.main(run) == 0
+    out = capsys.readouterr().out.splitlines()
+    [secret_line] = [line for line in out if line.startswith("client_secret for nightly-export")]
+    assert out[-1] == "+ create nightly-export" and len(secret_line.rsplit(": ", 1)[1]) >= 64
+    assert cli.main(run) == 0
+    assert capsys.readouterr().out.strip() == "no changes", "shown once: never again"
+    monkeypatch.setattr(cli, "CLIENTS_DIR", ROOT / "clients")
+    assert cli.main(run) == 0
+    assert "keep nightly-export: not in the file (--prune deletes it)" in capsys.readouterr().out
+    assert cli.main(run + ["--prune"]) == 0
+    assert capsys.readouterr().out.strip() == "- delete nightly-export"
+    assert set(AdminApi(stack.admin_url).clients()) == {CLIENT_ID}
 
 
 # -------------------------------------------------------- the login app ---
