@@ -13,8 +13,9 @@ export AWS_EC2_METADATA_DISABLED := true
 PY_STAMP := $(VENV)/.installed
 ACTIONLINT := .cache/bin/actionlint
 HYDRA := .cache/bin/hydra
-# The newest Hydra the Go module proxy serves (the deployed image is newer: see README).
-HYDRA_VERSION := v2.3.0
+# The Hydra version tools/hydra/go.mod pins: the newest the Go module proxy serves (the deployed
+# image is newer: see README).
+HYDRA_VERSION := $(shell awk '$$1 == "github.com/ory/hydra/v2" {print $$2}' tools/hydra/go.mod)
 NODE_STAMP := node_modules/.installed
 
 .PHONY: help install hydra local e2e synth test bench exposure system-secret docs snapshot-update constraints clean

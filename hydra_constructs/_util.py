@@ -23,6 +23,11 @@ def retention(days: int) -> logs.RetentionDays:
     return logs.RetentionDays[dict(zip(LOG_RETENTION_DAYS, _RETENTION_NAMES))[days]]
 
 
+def kept_in_production(production: bool) -> cdk.RemovalPolicy:
+    """RETAIN in production (data, logs and secrets outlive a deleted stack), DESTROY elsewhere."""
+    return cdk.RemovalPolicy.RETAIN if production else cdk.RemovalPolicy.DESTROY
+
+
 def amazon_linux_cpu(instance_type: str) -> ec2.AmazonLinuxCpuType:
     """ARM for Graviton families (t4g, m7g, c6gn ...), x86 otherwise."""
     return (ec2.AmazonLinuxCpuType.ARM_64 if re.match(r"^[a-z]+\d+g", instance_type)

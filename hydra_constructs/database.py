@@ -8,7 +8,7 @@ from constructs import Construct
 
 from hydra_stack.config import HydraConfig
 
-from ._util import LAMBDA_BASIC_EXECUTION, LOG_RETENTION_SINGLETON_ID, acknowledge, retention
+from ._util import LAMBDA_BASIC_EXECUTION, LOG_RETENTION_SINGLETON_ID, acknowledge, kept_in_production, retention
 
 DATABASE_NAME = "hydra"
 ADMIN_USER = "hydra_admin"
@@ -81,7 +81,7 @@ class Database(Construct):
         self.secret = self.cluster.secret
         # A snapshot without its credentials is much harder to bring back.
         self.cluster.node.find_child("Secret").apply_removal_policy(
-            RemovalPolicy.RETAIN if config.production else RemovalPolicy.DESTROY)
+            kept_in_production(config.production))
         self.port = PORT
 
         Validations.of(self.cluster).acknowledge(

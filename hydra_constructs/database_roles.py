@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy, aws_ec2 as ec2, aws_rds as rds
+from aws_cdk import CustomResource, Duration, aws_ec2 as ec2, aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from hydra_stack.config import HydraConfig
 
+from ._util import kept_in_production
 from .database import DATABASE_NAME, Database
 from .functions import FUNCTIONS_DIR, CustomResourceProvider, HydraFunction
 
@@ -41,7 +42,7 @@ class DatabaseRoles(Construct):
                                      master_secret=database.secret)
         for secret in (owner, runtime):
             # Like the data they open: kept when a production stack is deleted.
-            secret.apply_removal_policy(RemovalPolicy.RETAIN if config.production else RemovalPolicy.DESTROY)
+            secret.apply_removal_policy(kept_in_production(config.production))
         self.owner_secret = owner.attach(cluster)
         self.runtime_secret = runtime.attach(cluster)
 

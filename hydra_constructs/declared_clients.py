@@ -7,6 +7,7 @@ import json
 from aws_cdk import ArnFormat, CustomResource, Stack, aws_ec2 as ec2, aws_iam as iam
 from constructs import Construct
 
+from hydra_functions.clients import secret_name
 from hydra_stack.config import HydraConfig
 
 from ._util import acknowledge, nag_arn
@@ -29,14 +30,14 @@ class DeclaredClients(Construct):
             self, "Function", handler="hydra_functions.clients.on_event",
             description="Applies the declared OAuth2 clients through the Hydra admin API",
             vpc=vpc, subnets=subnets, log_retention_days=config.log_retention_days, production=config.production)
-        secrets = f"hydra/{config.env_name}/clients/*"
+        secrets = secret_name(config.env_name, "*")  # where the function stores them
         self.function.function.add_to_role_policy(iam.PolicyStatement(
             actions=["secretsmanager:CreateSecret", "secretsmanager:PutSecretValue", "secretsmanager:TagResource"],
             resources=[Stack.of(self).format_arn(service="secretsmanager", resource="secret",
                                                  resource_name=secrets, arn_format=ArnFormat.COLON_RESOURCE_NAME)]))
         acknowledge(self.function.function, "AwsSolutions-IAM5",
                     "Client secrets are created on demand, one per confidential client, under "
-                    f"hydra/{config.env_name}/clients/: their ARNs cannot be known in advance.",
+                    f"{secret_name(config.env_name, '')}: their ARNs cannot be known in advance.",
                     "Resource::" + nag_arn("secretsmanager", f"secret:{secrets}"))
         provider = CustomResourceProvider(self, "Provider", on_event=self.function.function,
                                           log_retention_days=config.log_retention_days)

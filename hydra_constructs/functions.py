@@ -10,7 +10,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from ._util import LAMBDA_BASIC_EXECUTION, LAMBDA_VPC_ACCESS, acknowledge, nag_ref, retention
+from ._util import LAMBDA_BASIC_EXECUTION, LAMBDA_VPC_ACCESS, acknowledge, kept_in_production, nag_ref, retention
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -44,7 +44,7 @@ class HydraFunction(Construct):
             self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "AWS APIs over HTTPS")
         log_group = logs.LogGroup(
             self, "Logs", retention=retention(log_retention_days),
-            removal_policy=RemovalPolicy.RETAIN if production else RemovalPolicy.DESTROY)
+            removal_policy=kept_in_production(production))
         self.function = lambda_.Function(
             self, "Function",
             runtime=RUNTIME,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
-from aws_cdk import Duration, RemovalPolicy, Validations
+from aws_cdk import Duration, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecs as ecs
@@ -14,7 +14,7 @@ from constructs import Construct
 
 from hydra_stack.config import HydraConfig
 
-from ._util import acknowledge, retention
+from ._util import acknowledge, kept_in_production, retention
 
 CONTAINER_NAME = "hydra"
 MIGRATE_CONTAINER = "hydra-migrate"
@@ -98,12 +98,21 @@ def hardened_container(task_definition: ecs.FargateTaskDefinition, construct_id:
 
 def fargate_task_definition(scope: Construct, construct_id: str, *, config: HydraConfig, family: str,
                             cpu: int, memory: int) -> ecs.FargateTaskDefinition:
-    return ecs.FargateTaskDefinition(
+    """A Hydra task definition, with the acknowledgments every one of them needs."""
+    task_definition = ecs.FargateTaskDefinition(
         scope, construct_id, family=family, cpu=cpu, memory_limit_mib=memory,
         runtime_platform=ecs.RuntimePlatform(
             operating_system_family=ecs.OperatingSystemFamily.LINUX,
             cpu_architecture=(ecs.CpuArchitecture.ARM64 if config.hydra_architecture == "arm64"
                               else ecs.CpuArchitecture.X86_64)))
+    if config.image_parts["ecr_account"]:
+        acknowledge(task_definition, "AwsSolutions-IAM5",
+                    "ecr:GetAuthorizationToken has no resource-level permissions; image pulls are limited "
+                    "to the configured repository.", "Resource::*")
+    Validations.of(task_definition).acknowledge(cdk.Acknowledgment(id="AwsSolutions-ECS2", reason=(
+        "The environment holds Hydra's non-secret configuration only (URLs, TTLs, strategies, logging); the "
+        "DSN and SECRETS_SYSTEM are ECS secrets from Secrets Manager.")))
+    return task_definition
 
 
 def command_environment(config: HydraConfig) -> dict[str, str]:
@@ -135,7 +144,7 @@ class HydraService(Construct):
                                    container_insights_v2=ecs.ContainerInsights.ENHANCED)
         self.log_group = logs.LogGroup(
             self, "Logs", retention=retention(config.log_retention_days),
-            removal_policy=RemovalPolicy.RETAIN if config.production else RemovalPolicy.DESTROY)
+            removal_policy=kept_in_production(config.production))
 
         self.image = hydra_image(self, config)
         self.task_definition = fargate_task_definition(
@@ -208,16 +217,3 @@ class HydraService(Construct):
         scaling.scale_on_cpu_utilization(
             "CpuTarget", target_utilization_percent=config.hydra_cpu_target_percent,
             scale_in_cooldown=Duration.minutes(5), scale_out_cooldown=Duration.minutes(1))
-
-        for task_definition in (self.task_definition, self.migrate_task_definition):
-            acknowledge_task_definition(task_definition, config)
-
-
-def acknowledge_task_definition(task_definition: ecs.TaskDefinition, config: HydraConfig) -> None:
-    if config.image_parts["ecr_account"]:
-        acknowledge(task_definition, "AwsSolutions-IAM5",
-                    "ecr:GetAuthorizationToken has no resource-level permissions; image pulls are limited "
-                    "to the configured repository.", "Resource::*")
-    Validations.of(task_definition).acknowledge(cdk.Acknowledgment(id="AwsSolutions-ECS2", reason=(
-        "The environment holds Hydra's non-secret configuration only (URLs, TTLs, strategies, logging); the "
-        "DSN and SECRETS_SYSTEM are ECS secrets from Secrets Manager.")))

@@ -11,7 +11,7 @@ from constructs import Construct
 from hydra_stack.config import HydraConfig
 
 from ._util import acknowledge, nag_arn, retention
-from .hydra_service import acknowledge_task_definition, command_environment, fargate_task_definition, hardened_container
+from .hydra_service import command_environment, fargate_task_definition, hardened_container
 
 JANITOR_CONTAINER = "hydra-janitor"
 
@@ -45,7 +45,6 @@ class Janitor(Construct):
                            command=janitor_command(config), environment=command_environment(config),
                            secrets={"DSN": ecs.Secret.from_secrets_manager(dsn_secret)},
                            log_group=log_group, stream_prefix="janitor")
-        acknowledge_task_definition(self.task_definition, config)
 
         list_running = tasks.CallAwsService(
             self, "ListRunningJanitors", service="ecs", action="listTasks",

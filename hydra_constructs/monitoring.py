@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy, aws_cloudwatch as cw, aws_cloudwatch_actions as cw_actions
+from aws_cdk import Duration, aws_cloudwatch as cw, aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events, aws_events_targets as events_targets, aws_iam as iam, aws_kms as kms
 from aws_cdk import aws_sns as sns, aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from hydra_stack.config import HydraConfig
 from hydra_stack.connections import aurora_postgres_max_connections
+
+from ._util import kept_in_production
 
 ACU_MEMORY_BYTES = 2 * 1024 ** 3  # one Aurora capacity unit is about 2 GiB of memory
 
@@ -45,7 +47,7 @@ class Monitoring(Construct):
         super().__init__(scope, construct_id)
         key = kms.Key(self, "TopicKey", enable_key_rotation=True,
                       description=f"Hydra {config.env_name}: encrypts the alarm topic",
-                      removal_policy=RemovalPolicy.RETAIN if config.production else RemovalPolicy.DESTROY)
+                      removal_policy=kept_in_production(config.production))
         for service in ("cloudwatch.amazonaws.com", "events.amazonaws.com"):
             key.add_to_resource_policy(iam.PolicyStatement(
                 principals=[iam.ServicePrincipal(service)], actions=["kms:Decrypt", "kms:GenerateDataKey*"],

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, aws_ec2 as ec2, aws_logs as logs
+from aws_cdk import aws_ec2 as ec2, aws_logs as logs
 from constructs import Construct
 
 from hydra_stack.config import HydraConfig
 
-from ._util import acknowledge, amazon_linux_cpu, retention
+from ._util import acknowledge, amazon_linux_cpu, kept_in_production, retention
 
 
 class Network(Construct):
@@ -67,7 +67,7 @@ class Network(Construct):
         flow_log_group = logs.LogGroup(
             self, "FlowLogs",
             retention=retention(config.log_retention_days),
-            removal_policy=RemovalPolicy.RETAIN if config.production else RemovalPolicy.DESTROY,
+            removal_policy=kept_in_production(config.production),
         )
         self.vpc.add_flow_log(
             "FlowLog",

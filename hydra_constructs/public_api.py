@@ -16,7 +16,7 @@ from constructs import Construct
 
 from hydra_stack.config import HydraConfig
 
-from ._util import MANAGED_POLICY, acknowledge, retention
+from ._util import MANAGED_POLICY, acknowledge, kept_in_production, retention
 from .waf import PublicApiFirewall
 
 # What an access log line holds: no headers, no query strings, no bodies.
@@ -60,7 +60,7 @@ class PublicApi(Construct):
 
         access_logs = logs.LogGroup(
             self, "AccessLogs", retention=retention(config.log_retention_days),
-            removal_policy=RemovalPolicy.RETAIN if config.production else RemovalPolicy.DESTROY)
+            removal_policy=kept_in_production(config.production))
 
         self.rest_api = apigw.RestApi(
             self, "RestApi",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import Duration, Stack, aws_ec2 as ec2, aws_ecs as ecs, aws_events as events
-from aws_cdk import aws_events_targets as targets, aws_iam as iam, aws_secretsmanager as secretsmanager
+from aws_cdk import aws_events_targets as targets, aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -12,6 +12,7 @@ from hydra_stack.config import HydraConfig
 from ._util import acknowledge
 from .database import Database
 from .functions import HydraFunction
+from .secrets import DsnSource
 
 
 class RotationFollower(Construct):
@@ -19,18 +20,17 @@ class RotationFollower(Construct):
 
     For the rotated secret it recomposes the DSN (same encoding and login
     proof as at creation) and, for the runtime DSN, forces a new deployment
-    of the service so that new tasks read it. ``dsn_sources`` is a list of
-    (target DSN secret, source credentials secret, max_conns, redeploy).
+    of the service so that new tasks read it (``DsnSource.redeploy``).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: HydraConfig, vpc: ec2.IVpc,
                  subnets: ec2.SubnetSelection, database: Database,
-                 dsn_sources: list[tuple[secretsmanager.ISecret, secretsmanager.ISecret, int, bool]],
+                 dsn_sources: list[DsnSource],
                  service: ecs.FargateService) -> None:
         super().__init__(scope, construct_id)
         targets_json = Stack.of(self).to_json_string([
-            {"source": source.secret_arn, "target": target.secret_arn, "maxConns": max_conns, "redeploy": redeploy}
-            for target, source, max_conns, redeploy in dsn_sources])
+            {"source": d.source.secret_arn, "target": d.target.secret_arn, "maxConns": d.max_conns,
+             "redeploy": d.redeploy} for d in dsn_sources])
         self.follower = HydraFunction(
             self, "Function", handler="hydra_functions.dsn_composer.on_rotation",
             description="Re-derives Hydra's DSNs after a credentials rotation and redeploys the service",
@@ -38,11 +38,11 @@ class RotationFollower(Construct):
             environment={"DSN_TARGETS": targets_json, "CLUSTER": service.cluster.cluster_name,
                          "SERVICE": service.service_name})
         database.allow_from(self.follower, "Rotation follower proves the new DSN by logging in")
-        for target, source, _, _ in dsn_sources:
-            source.grant_read(self.follower.function)
-            target.grant_read(self.follower.function)
+        for d in dsn_sources:
+            d.source.grant_read(self.follower.function)
+            d.target.grant_read(self.follower.function)
             self.follower.function.add_to_role_policy(iam.PolicyStatement(
-                actions=["secretsmanager:PutSecretValue"], resources=[target.secret_arn]))
+                actions=["secretsmanager:PutSecretValue"], resources=[d.target.secret_arn]))
         self.follower.function.add_to_role_policy(iam.PolicyStatement(
             actions=["ecs:UpdateService"], resources=[service.service_arn]))
         # A follow-up that never ran leaves the DSN on the previous user, whose password the

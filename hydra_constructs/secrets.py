@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import aws_cdk as cdk
-from aws_cdk import CustomResource, RemovalPolicy, Validations, aws_ec2 as ec2, aws_iam as iam
+from aws_cdk import CustomResource, Validations, aws_ec2 as ec2, aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -11,11 +13,21 @@ from hydra_stack.config import HydraConfig
 
 from hydra_stack.connections import MIGRATION_MAX_CONNS
 
+from ._util import kept_in_production
 from .database import Database
 from .database_roles import DatabaseRoles
 from .functions import CustomResourceProvider, HydraFunction
 
 SYSTEM_SECRET_LENGTH = 64
+
+
+class DsnSource(NamedTuple):
+    """A DSN secret and the credentials it is composed from."""
+    construct_id: str                 # of its composing custom resource; pinned by the snapshots
+    target: secretsmanager.ISecret    # the DSN
+    source: secretsmanager.ISecret    # host-bearing database credentials
+    max_conns: int
+    redeploy: bool                    # the service reads it: a new value needs new tasks
 
 
 class HydraSecrets(Construct):
@@ -50,7 +62,7 @@ class HydraSecrets(Construct):
                 require_each_included_type=True,
             ),
             # Losing it makes every encrypted row (signing keys among them) unreadable.
-            removal_policy=RemovalPolicy.RETAIN if config.production else RemovalPolicy.DESTROY,
+            removal_policy=kept_in_production(config.production),
         )
         self.dsn_secret = secretsmanager.Secret(
             self, "DsnSecret",
@@ -71,12 +83,12 @@ class HydraSecrets(Construct):
         provider = CustomResourceProvider(self, "DsnProvider", on_event=self.composer.function,
                                           log_retention_days=config.log_retention_days)
 
-        # (construct id, target, source, pool size); the targets' ids are pinned by the snapshots.
         self.dsn_sources = [
-            ("Dsn", self.dsn_secret, roles.runtime_secret, config.hydra_max_conns),
-            ("MigrationDsn", self.migration_dsn_secret, roles.owner_secret, MIGRATION_MAX_CONNS),
+            DsnSource("Dsn", self.dsn_secret, roles.runtime_secret, config.hydra_max_conns, redeploy=True),
+            DsnSource("MigrationDsn", self.migration_dsn_secret, roles.owner_secret, MIGRATION_MAX_CONNS,
+                      redeploy=False),
         ]
-        for construct_id, target, source, max_conns in self.dsn_sources:
+        for construct_id, target, source, max_conns, _ in self.dsn_sources:
             source.grant_read(self.composer.function)
             target.grant_read(self.composer.function)
             # Only a new value: not grant_write's version-stage and metadata rights.

@@ -5,12 +5,11 @@ from __future__ import annotations
 from aws_cdk import CustomResource, aws_ec2 as ec2
 from constructs import Construct
 
+from hydra_functions.signing_keys import KEY_SETS
 from hydra_stack.config import HydraConfig
 
 from .functions import CustomResourceProvider, HydraFunction
 
-ID_TOKEN_KEYS = "hydra.openid.id-token"
-ACCESS_TOKEN_KEYS = "hydra.jwt.access-token"
 
 
 class SigningKeys(Construct):
@@ -36,7 +35,7 @@ class SigningKeys(Construct):
         # Access tokens are JWTs (STRATEGIES_ACCESS_TOKEN=jwt): they need their own set.
         self.keys = CustomResource(
             self, "KeySets", service_token=provider.service_token, resource_type="Custom::HydraSigningKeys",
-            properties={"AdminUrl": admin_endpoint, "KeySets": [ID_TOKEN_KEYS, ACCESS_TOKEN_KEYS],
+            properties={"AdminUrl": admin_endpoint, "KeySets": list(KEY_SETS),
                         "Algorithm": "RS256", "ConfigurationFingerprint": config.fingerprint})
         # Its calls go out through rules defined under its security group.
         self.keys.node.add_dependency(self.function.security_group)

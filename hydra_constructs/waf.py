@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import ArnFormat, RemovalPolicy, Stack, aws_apigateway as apigw, aws_logs as logs, aws_wafv2 as wafv2
+from aws_cdk import ArnFormat, Stack, aws_apigateway as apigw, aws_logs as logs, aws_wafv2 as wafv2
 from constructs import Construct
 
 from hydra_stack.config import HydraConfig
 
-from ._util import retention
+from ._util import kept_in_production, retention
 
 CRS = "AWSManagedRulesCommonRuleSet"
 CRS_LABEL = "awswaf:managed:aws:core-rule-set:"
@@ -132,7 +132,7 @@ class PublicApiFirewall(Construct):
         log_group = logs.LogGroup(
             self, "Logs", log_group_name=f"aws-waf-logs-hydra-{config.env_name}",
             retention=retention(config.log_retention_days),
-            removal_policy=RemovalPolicy.RETAIN if config.production else RemovalPolicy.DESTROY)
+            removal_policy=kept_in_production(config.production))
         wafv2.CfnLoggingConfiguration(
             self, "Logging", resource_arn=self.web_acl.attr_arn,
             # WAF wants the bare log-group ARN, without the ':*' of log_group_arn.

@@ -17,10 +17,9 @@ import sys
 import urllib.parse
 
 import boto3
-from botocore.exceptions import ClientError
 
 from hydra_functions.clients import LOOPBACK_HOSTS, PUBLIC, ClientError as ClientFileError
-from hydra_stack.aws_cli import run
+from hydra_stack.aws_cli import run, stack_outputs
 from hydra_stack.clients import load_clients
 
 LOCAL_ADMIN = "http://localhost:4445"
@@ -28,17 +27,6 @@ LOCAL_ADMIN = "http://localhost:4445"
 
 class EnvrcError(Exception):
     pass
-
-
-def stack_outputs(session: boto3.Session, stack_name: str) -> dict[str, str]:
-    try:
-        [stack] = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
-    except ClientError as error:
-        if "does not exist" in str(error):
-            raise EnvrcError(f"stack {stack_name} does not exist in {session.region_name}: deploy it first, or "
-                             "pass --region") from None
-        raise
-    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
 def pick_client(clients: list[dict], client_id: str | None) -> dict:

@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 
 from hydra_stack.config import ENVIRONMENTS_KEY, cdk_json_context
-from hydra_stack.trust_boundary import Analysis, Cidr, Group, LoadBalancer, Network, Workload
+from hydra_stack.trust_boundary import Analysis, Group, LoadBalancer, Network, Workload
 
 
 
@@ -35,7 +35,7 @@ class Exposure:
     def __init__(self, net: Network) -> None:
         self.net = net
         self.analysis = Analysis(net)
-        self.fronted = self.analysis.fronted_lbs()
+        self.fronted = self.analysis.fronted
 
     def _source(self, source) -> tuple[str, bool]:
         """(label, comes from outside)."""
@@ -44,9 +44,7 @@ class Exposure:
             info = self.net.groups.get(source.id)
             label = f"security group {short(info.path) if info else source.id}"
             return label, outside
-        if isinstance(source, Cidr):
-            return self.analysis.describe_source(source), outside
-        return self.analysis.describe_source(source), True
+        return self.analysis.describe_source(source), outside
 
     def _protected(self, groups, port: int) -> tuple[list[str], list[str]]:
         who, internet = set(), set()
@@ -145,11 +143,9 @@ def environment_network(env_name: str) -> Network:
     from hydra_stack.templates import AppTemplates
 
     app = build_app({"env": env_name})
-    assembly = app.synth()
-    config = load_config({"env": env_name, "hydra:environments": app.node.try_get_context("hydra:environments")})
-    templates = {s.stack_name: s.template for s in assembly.stacks}
-    return network_from_templates(AppTemplates(templates), admin_port=config.hydra_admin_port,
-                                  public_port=config.hydra_public_port, allowed_cidrs=config.admin_allowed_cidrs)
+    config = load_config({"env": env_name, ENVIRONMENTS_KEY: app.node.try_get_context(ENVIRONMENTS_KEY)})
+    templates = {s.stack_name: s.template for s in app.synth().stacks}
+    return network_from_templates(AppTemplates(templates), config)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,8 +7,10 @@ through exports); anything else becomes :class:`~hydra_stack.trust_boundary.Opaq
 from __future__ import annotations
 
 import ipaddress
+from functools import cached_property
 from typing import Any
 
+from hydra_stack.config import HydraConfig
 from hydra_stack.templates import AppTemplates, Resource, ResourceRef, Unresolved
 from hydra_stack.trust_boundary import (
     Cidr, EndpointService, Group, IngressRule, Integration, LatticeDoor, Listener, LoadBalancer, Network, Opaque,
@@ -85,12 +87,12 @@ class _Builder:
         net = Network(admin_port=admin_port, public_port=public_port, vpc_cidrs=[],
                       allowed_cidrs=[ipaddress.ip_network(c) for c in allowed_cidrs])
         for sg in m.resources("AWS::EC2::SecurityGroup"):
-            net.groups[_id(sg.ref)] = SecurityGroupInfo(_id(sg.ref), sg.path, str(sg.properties.get("GroupDescription", "")))
+            net.groups[_id(sg.ref)] = SecurityGroupInfo(_id(sg.ref), sg.path)
         for rule in m.ingress_rules():
             net.rules.append(IngressRule(
                 group=_id(rule.group) if isinstance(rule.group, ResourceRef) else Opaque(rule.group.why),
                 protocol=rule.protocol, from_port=rule.from_port, to_port=rule.to_port,
-                source=self._source(rule.source), path=rule.origin.path, description=rule.description))
+                source=self._source(rule.source), path=rule.origin.path))
         self._load_balancers(net)
         self._api_gateway(net)
         for svc in m.resources("AWS::EC2::VPCEndpointService"):
@@ -276,7 +278,7 @@ class _Builder:
             if integration.get("Type", "").upper() not in ("HTTP", "HTTP_PROXY"):
                 continue
             net.integrations.append(self._integration(
-                method, "REST", integration.get("Uri"),
+                method, integration.get("Uri"),
                 integration.get("ConnectionId") if integration.get("ConnectionType") == "VPC_LINK" else None,
                 integration.get("IntegrationTarget"), link_types))
         for integration in m.resources("AWS::ApiGatewayV2::Integration"):
@@ -284,12 +286,12 @@ class _Builder:
             if p.get("IntegrationType", "").upper() not in ("HTTP", "HTTP_PROXY"):
                 continue
             net.integrations.append(self._integration(
-                integration, "HTTP", p.get("IntegrationUri"),
+                integration, p.get("IntegrationUri"),
                 p.get("ConnectionId") if p.get("ConnectionType") == "VPC_LINK" else None, None, link_types))
 
-    def _integration(self, owner: Resource, api: str, uri: Any, connection: Any, target: Any,
+    def _integration(self, owner: Resource, uri: Any, connection: Any, target: Any,
                      link_types: tuple[str, ...]) -> Integration:
-        entry = Integration(path=owner.path, api=api)
+        entry = Integration(path=owner.path)
         if connection is not None:
             entry.vpc_link = self.ref_of(owner.stack, connection, *link_types)
         if target is not None:
@@ -378,23 +380,36 @@ class _Builder:
             return True
         if subnet.properties.get("MapPublicIpOnLaunch") is True:
             return True
-        tables = {self._key(a.stack, a.properties.get("RouteTableId"))
-                  for a in self.m.resources("AWS::EC2::SubnetRouteTableAssociation")
-                  if self._key(a.stack, a.properties.get("SubnetId")) == resolved.key}
+        return bool(self._route_tables_of.get(resolved.key, set()) & self._internet_route_tables)
+
+    @cached_property
+    def _route_tables_of(self) -> dict[Any, set]:
+        """Subnet -> its route tables (keys; None where unresolvable)."""
+        found: dict[Any, set] = {}
+        for a in self.m.resources("AWS::EC2::SubnetRouteTableAssociation"):
+            found.setdefault(self._key(a.stack, a.properties.get("SubnetId")), set()).add(
+                self._key(a.stack, a.properties.get("RouteTableId")))
+        return found
+
+    @cached_property
+    def _internet_route_tables(self) -> set:
+        """Route tables with a route to an internet gateway, or to a gateway that cannot be resolved."""
+        found = set()
         for route in self.m.resources("AWS::EC2::Route"):
-            if self._key(route.stack, route.properties.get("RouteTableId")) in tables and "GatewayId" in route.properties:
-                gateway = self.m.resolve(route.stack, route.properties["GatewayId"])
-                if not isinstance(gateway, ResourceRef):
-                    return True
-                if (g := self.m.resource(gateway)) is not None and g.type == "AWS::EC2::InternetGateway":
-                    return True
-        return False
+            if "GatewayId" not in route.properties:
+                continue
+            gateway = self.m.resolve(route.stack, route.properties["GatewayId"])
+            if not isinstance(gateway, ResourceRef) or (
+                    (g := self.m.resource(gateway)) is not None and g.type == "AWS::EC2::InternetGateway"):
+                found.add(self._key(route.stack, route.properties.get("RouteTableId")))
+        return found
 
     def _key(self, stack: str, value: Any) -> tuple[str, str] | None:
         resolved = self.m.resolve(stack, value)
         return resolved.key if isinstance(resolved, ResourceRef) else None
 
 
-def network_from_templates(model: AppTemplates, *, admin_port: int, public_port: int,
-                           allowed_cidrs: list[str] | tuple[str, ...] = ()) -> Network:
-    return _Builder(model).build(admin_port=admin_port, public_port=public_port, allowed_cidrs=list(allowed_cidrs))
+def network_from_templates(model: AppTemplates, config: HydraConfig) -> Network:
+    """The network the templates describe, with the configuration's ports and trusted ranges."""
+    return _Builder(model).build(admin_port=config.hydra_admin_port, public_port=config.hydra_public_port,
+                                 allowed_cidrs=list(config.admin_allowed_cidrs))

@@ -59,8 +59,7 @@ def render_templates(app: Construct) -> dict[str, dict]:
 
 
 def app_network(app: Construct, config: HydraConfig) -> Network:
-    return network_from_templates(AppTemplates(render_templates(app)), admin_port=config.hydra_admin_port,
-                                  public_port=config.hydra_public_port, allowed_cidrs=config.admin_allowed_cidrs)
+    return network_from_templates(AppTemplates(render_templates(app)), config)
 
 
 @jsii.implements(IValidation)

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hydra_functions import db_roles
-from hydra_functions.dsn import compose_dsn
-from hydra_stack.local_postgres import LocalPostgres, PostgresUnavailable, free_port
+from hydra_functions.dsn import dsn_from_secret
+from hydra_stack.local_postgres import LocalPostgres, PostgresUnavailable, free_port, self_signed_certificate
 from hydra_stack.login_app import LoginApp, HydraAdmin, User, UserStore, hash_password, serve_in_thread
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,46 +146,40 @@ class LocalStack:
         self.admin_url = f"http://127.0.0.1:{self.admin_port}"
         self.cert = self.base_dir / "tls.crt"
         self.postgres: LocalPostgres | None = None
-        self.servers = []
+        self.login_server = None
         self.hydra_log = self.base_dir / "hydra.log"
 
     # -- pieces
     def _database(self) -> tuple[str, str]:
-        """Roles as in AWS; returns (owner DSN, runtime DSN), both composed by the stack's own code."""
+        """Roles as in AWS; returns (owner DSN, runtime DSN), composed from credentials shaped like the
+        RDS secrets by the DSN composer's own function."""
         pg = self.postgres
         master_password, owner_password, runtime_password = (reserved_password() for _ in range(3))
-        self.runtime_user, self.runtime_password = "hydra", runtime_password
-        pg.create_login("hydra_admin", master_password)
-        pg.execute("ALTER ROLE hydra_admin CREATEROLE", "CREATE DATABASE hydra OWNER hydra_admin")
+        self.runtime_password = runtime_password
+        pg.create_login("hydra_admin", master_password, database="hydra")
+        pg.execute("ALTER ROLE hydra_admin CREATEROLE")
         from hydra_functions import pgwire
         with pgwire.connect(host=pg.host, port=pg.port, user="hydra_admin", password=master_password,
                             database="hydra") as conn:
             db_roles.ensure_roles(conn, database="hydra", owner="hydra_owner", owner_password=owner_password,
                                   runtime="hydra", runtime_password=runtime_password)
-        owner = compose_dsn(username="hydra_owner", password=owner_password, host=pg.host, port=pg.port,
-                            dbname="hydra", max_conns=4)
-        runtime = compose_dsn(username="hydra", password=runtime_password, host=pg.host, port=pg.port,
-                              dbname="hydra", max_conns=5)
-        return owner, runtime
+        def dsn(user: str, password: str, max_conns: int) -> str:
+            return dsn_from_secret({"username": user, "password": password, "host": pg.host, "port": pg.port,
+                                    "dbname": "hydra"}, max_conns=max_conns)
+        return dsn("hydra_owner", owner_password, 4), dsn("hydra", runtime_password, 5)
 
-    def hydra(self, *args: str, dsn: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    def hydra(self, *args: str, dsn: str) -> subprocess.CompletedProcess:
         if not HYDRA_BINARY.exists():
             raise LocalStackError(f"no Hydra binary at {HYDRA_BINARY}: run `make hydra`")
-        result = subprocess.run([str(HYDRA_BINARY), *args], env={"PATH": os.environ.get("PATH", ""),
-                                                                    **(env or {}), "DSN": dsn},
+        result = subprocess.run([str(HYDRA_BINARY), *args], env={"PATH": os.environ.get("PATH", ""), "DSN": dsn},
                                 capture_output=True, text=True, timeout=300)
-        if check and result.returncode != 0:
+        if result.returncode != 0:
             raise LocalStackError(f"hydra {' '.join(args)} failed ({result.returncode}): {result.stderr[-2000:]}")
         return result
 
     def _tls(self) -> None:
         key = self.base_dir / "tls.key"
-        result = subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-             "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(self.cert)],
-            capture_output=True, text=True)
-        if result.returncode != 0:
-            raise LocalStackError(f"openssl could not make a certificate: {result.stderr}")
+        self_signed_certificate(self.cert, key, error=LocalStackError)
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         if not Path(nginx).exists():
             raise LocalStackError("nginx is not installed (Debian: apt-get install nginx-light); .ci/run installs it")
@@ -219,16 +213,15 @@ class LocalStack:
                                        stdout=log, stderr=subprocess.STDOUT)
         self.processes.append(process)
         wait_for(f"{self.admin_url}/health/ready", seconds=60, process=process, log=self.hydra_log)
-        users = self.users or []
-        self.login_app = LoginApp(HydraAdmin(self.admin_url), UserStore(users))
-        self.servers.append(serve_in_thread(self.login_app, port=self.login_app_port))
+        self.login_app = LoginApp(HydraAdmin(self.admin_url), UserStore(self.users))
+        self.login_server = serve_in_thread(self.login_app, port=self.login_app_port)
         self._tls()
         wait_for(f"{self.issuer}health/alive", seconds=20, context=self.ssl_context())
         return self
 
     def stop(self) -> None:
-        for server in self.servers:
-            server.shutdown()
+        if self.login_server is not None:
+            self.login_server.shutdown()
         for process in reversed(self.processes):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from hydra_functions import pgwire
+from hydra_functions.db_roles import password_clause
 
 
 class PostgresUnavailable(RuntimeError):
@@ -41,6 +42,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+
+def self_signed_certificate(cert: Path, key: Path, *, error: type[Exception]) -> None:
+    """A two-day certificate for 127.0.0.1 and localhost (local TLS only); ``error`` if openssl fails."""
+    result = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+        capture_output=True, text=True)
+    if result.returncode != 0:
+        raise error(f"openssl could not make a certificate: {result.stderr.strip()}")
 
 
 class LocalPostgres:
@@ -73,11 +85,7 @@ class LocalPostgres:
         pwfile = self.base_dir / "pwfile"
         pwfile.write_text(self.superuser_password + "\n")
         cert, key = self.base_dir / "server.crt", self.base_dir / "server.key"
-        openssl = subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-             "-keyout", str(key), "-out", str(cert)], capture_output=True, text=True)
-        if openssl.returncode != 0:
-            raise PostgresUnavailable(f"openssl could not make a server certificate: {openssl.stderr.strip()}")
+        self_signed_certificate(cert, key, error=PostgresUnavailable)
         key.chmod(0o600)
         if self._as_postgres:
             shutil.chown(self.base_dir, "postgres")
@@ -130,7 +138,6 @@ class LocalPostgres:
     def create_login(self, user: str, password: str, database: str | None = None) -> None:
         """A login role with ``password`` (any characters but NUL), owning ``database`` if given."""
         ident = pgwire.quote_ident(user)
-        self.execute(f"CREATE ROLE {ident} LOGIN PASSWORD "
-                     f"{pgwire.quote_literal(pgwire.scram_sha_256_verifier(password))}")
+        self.execute(f"CREATE ROLE {ident} LOGIN {password_clause(password)}")
         if database:
             self.execute(f"CREATE DATABASE {pgwire.quote_ident(database)} OWNER {ident}")

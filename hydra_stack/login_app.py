@@ -28,12 +28,12 @@ import os
 import secrets
 import sys
 import threading
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from hydra_functions.clients import AdminApi, AdminError
 
 PBKDF2_ITERATIONS = 310_000
 REMEMBER_FOR = 3600
@@ -94,29 +94,22 @@ class HydraAdmin:
             self.status, self.redirect_to = status, redirect_to
 
     def __init__(self, url: str) -> None:
-        self.url = url.rstrip("/")
+        self.api = AdminApi(url, timeout=10)
 
     def _call(self, method: str, path: str, challenge_name: str, challenge: str, body: Any = None) -> dict:
         query = urllib.parse.urlencode({challenge_name: challenge})
-        request = urllib.request.Request(f"{self.url}/admin/oauth2/auth/requests/{path}?{query}",
-                                         data=json.dumps(body).encode() if body is not None else None,
-                                         method=method, headers={"Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            try:
-                detail = json.loads(error.read() or b"{}")
-            except ValueError:
-                detail = {}
-            if error.code == 410 and detail.get("redirect_to"):
-                # Already handled (say, a double submit): Hydra says where to go on.
-                raise self.ChallengeError(410, "this request was already handled", detail["redirect_to"]) from None
-            message = {404: "unknown or expired request", 400: "malformed request"}.get(
-                error.code, f"Hydra answered HTTP {error.code}")
-            raise self.ChallengeError(error.code, message) from None
-        except (urllib.error.URLError, OSError):
+            status, answer, _ = self.api.request(method, f"/admin/oauth2/auth/requests/{path}?{query}", body)
+        except AdminError:
             raise self.ChallengeError(502, "Hydra's admin API cannot be reached") from None
+        if status < 300:
+            return answer
+        detail = answer if isinstance(answer, dict) else {}
+        if status == 410 and detail.get("redirect_to"):
+            # Already handled (say, a double submit): Hydra says where to go on.
+            raise self.ChallengeError(410, "this request was already handled", detail["redirect_to"])
+        raise self.ChallengeError(status, {404: "unknown or expired request", 400: "malformed request"}.get(
+            status, f"Hydra answered HTTP {status}"))
 
     def get(self, kind: str, challenge: str) -> dict:
         return self._call("GET", kind, f"{kind}_challenge", challenge)

@@ -25,24 +25,21 @@ through the bastion's port forwarding (``HYDRA_ADMIN_API``, default
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import secrets as random
 import string
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 import boto3
-from botocore.exceptions import ClientError
 
-from hydra_stack.aws_cli import run
+from hydra_functions.clients import AdminApi, AdminError
+from hydra_functions.signing_keys import KEY_SETS
+from hydra_stack.aws_cli import run, stack_outputs
 from hydra_stack.config import ConfigError, HydraConfig, cdk_json_context, duration_seconds, load_config
 
-KEY_SETS = ("hydra.openid.id-token", "hydra.jwt.access-token")
 STEP_TAG, AT_TAG, OLD_KIDS_TAG = "hydra:system-secret-step", "hydra:system-secret-at", "hydra:system-secret-old-kids"
 JWKS_CACHE_SECONDS = 300  # resource servers are told to cache the JWKS for about five minutes
 ALPHABET = string.ascii_letters + string.digits  # no ',' or '"': Hydra splits list settings as CSV
@@ -56,17 +53,6 @@ def new_secret(length: int = 64) -> str:
     return "".join(random.choice(ALPHABET) for _ in range(length))
 
 
-def http_json(method: str, url: str, body: dict | None = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as error:
-        return error.code, None
-
-
 @dataclass
 class Deployment:
     secret_arn: str
@@ -76,30 +62,21 @@ class Deployment:
 
 class SystemSecretRotation:
     def __init__(self, session: boto3.Session, config: HydraConfig, *, admin_url: str,
-                 http: Callable[..., tuple[int, Any]] | None = None, clock: Callable[[], float] = time.time,
+                 admin: AdminApi | None = None, clock: Callable[[], float] = time.time,
                  redeploy: bool = True, out: Callable[[str], None] = print) -> None:
         self.sm = session.client("secretsmanager")
         self.ecs = session.client("ecs")
-        self.cfn = session.client("cloudformation")
+        self.session = session
         self.config = config
-        self.admin = admin_url.rstrip("/")
-        self.http = http or http_json
+        self.admin_url = admin_url
+        self.admin = admin or AdminApi(admin_url, timeout=15)
         self.clock = clock
         self.redeploy_enabled = redeploy
         self.out = out
         self.deployment = self._find()
 
     def _find(self) -> Deployment:
-        outputs: dict[str, str] = {}
-        for part in ("Stateful", "Service"):
-            name = f"{self.config.stack_prefix}-{part}"
-            try:
-                [stack] = self.cfn.describe_stacks(StackName=name)["Stacks"]
-            except ClientError as error:
-                if "does not exist" in str(error):
-                    raise StepRefused(f"stack {name} does not exist: deploy it first, or pass --region") from None
-                raise
-            outputs.update({o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])})
+        outputs = stack_outputs(self.session, *(f"{self.config.stack_prefix}-{p}" for p in ("Stateful", "Service")))
         return Deployment(outputs["SystemSecretArn"], outputs["ClusterName"], outputs["ServiceName"])
 
     # -- state
@@ -169,14 +146,14 @@ class SystemSecretRotation:
         self._require("promoted")
         old: list[str] = []
         for key_set in KEY_SETS:
-            status, body = self.http("GET", f"{self.admin}/admin/keys/{key_set}")
+            status, body, _ = self.admin.request("GET", f"/admin/keys/{key_set}")
             if status == 404:
                 continue
             if status != 200:
                 raise StepRefused(f"the admin API answered HTTP {status} for {key_set}: is the port forward "
-                                  f"to {self.admin} running?")
+                                  f"to {self.admin_url} running?")
             old += [f"{key_set}/{k['kid']}" for k in body.get("keys", [])]
-            status, _ = self.http("POST", f"{self.admin}/admin/keys/{key_set}", {"alg": "RS256", "use": "sig"})
+            status, _, _ = self.admin.request("POST", f"/admin/keys/{key_set}", {"alg": "RS256", "use": "sig"})
             if status not in (200, 201):
                 raise StepRefused(f"creating a new key in {key_set} answered HTTP {status}")
         self._store(self.entries(), "rekeyed", **{OLD_KIDS_TAG: " ".join(old)})
@@ -203,7 +180,7 @@ class SystemSecretRotation:
                 "--accept-refresh-token-loss")
         for item in tags.get(OLD_KIDS_TAG, "").split():
             key_set, kid = item.split("/", 1)
-            status, _ = self.http("DELETE", f"{self.admin}/admin/keys/{key_set}/{kid}")
+            status, _, _ = self.admin.request("DELETE", f"/admin/keys/{key_set}/{kid}")
             if status not in (204, 404):
                 raise StepRefused(f"deleting key {kid} from {key_set} answered HTTP {status}")
         entries = self.entries()
@@ -234,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             getattr(rotation, args.step)()
         return 0
-    return run(step, prefix="refused", expected=(StepRefused, ConfigError))
+    return run(step, prefix="refused", expected=(StepRefused, ConfigError, AdminError))
 
 
 if __name__ == "__main__":

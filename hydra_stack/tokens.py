@@ -58,7 +58,6 @@ class TokenValidator:
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = float("-inf")
         self._lock = threading.Lock()
-        self.fetches = 0
 
     def _refresh(self) -> None:
         document = self.fetch(self.jwks_url)
@@ -71,7 +70,6 @@ class TokenValidator:
             except jwt.PyJWKError:
                 continue  # a key type we do not use
         self._keys, self._fetched_at = keys, self.clock()
-        self.fetches += 1
 
     def key(self, kid: str) -> jwt.PyJWK:
         with self._lock:

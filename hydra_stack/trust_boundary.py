@@ -25,7 +25,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, Union
+from typing import Union
 
 Network4or6 = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
@@ -68,7 +68,6 @@ class IngressRule:
     to_port: int
     source: Source
     path: str                     # where it is defined (construct path or AWS id)
-    description: str = ""
 
     def covers(self, port: int) -> bool:
         if self.protocol in ("-1", "all"):
@@ -90,7 +89,6 @@ class IngressRule:
 class SecurityGroupInfo:
     id: str
     path: str
-    description: str = ""
 
 
 @dataclass
@@ -140,7 +138,6 @@ class VpcLink:
 @dataclass
 class Integration:
     path: str
-    api: str                      # 'REST' | 'HTTP'
     vpc_link: str | Opaque | None = None
     host_lb: str | Opaque | None = None     # the load balancer the URI names
     port: int | None = None                 # the port the URI names (None: unknown)
@@ -179,7 +176,6 @@ class Workload:
     public_subnet: bool
     ports: set[int] = field(default_factory=set)
     forwards: bool = False        # a NAT or router instance (source/dest check off)
-    name: str = ""
 
 
 @dataclass
@@ -249,6 +245,7 @@ class Analysis:
         self.admin_lbs = {lb_id for lb_id, lb in net.load_balancers.items()
                           if self.lb_reaches(lb, net.admin_port)}
         self.vpc_linked_lbs = self._vpc_linked_lbs()
+        self.fronted = self._fronted_lbs()
         self.outside_groups = self._outside_groups()
 
     # -- helpers
@@ -304,7 +301,7 @@ class Analysis:
                 return lb_id
         return None
 
-    def fronted_lbs(self) -> dict[str, str]:
+    def _fronted_lbs(self) -> dict[str, str]:
         """Load balancers something outside sends traffic through, with the reason."""
         reasons: dict[str, str] = {}
         for lb_id, lb in self.net.load_balancers.items():
@@ -339,7 +336,7 @@ class Analysis:
     def _outside_groups(self) -> dict[str, str]:
         """Security group id -> why traffic from it may have come from outside."""
         outside: dict[str, str] = {}
-        for lb_id, why in self.fronted_lbs().items():
+        for lb_id, why in self.fronted.items():
             for g in self.net.load_balancers[lb_id].groups:
                 if isinstance(g, str):
                     outside.setdefault(g, f"it is attached to {self.net.load_balancers[lb_id].path} ({why})")
@@ -509,19 +506,10 @@ class Analysis:
         return None
 
     # -- who can reach what (the exposure report)
-    def reachers(self, groups: Iterable[str | Opaque], port: int) -> list[str]:
-        """Plain-language sources that can open ``port`` on something with ``groups``."""
-        found: set[str] = set()
-        group_ids = {g for g in groups if isinstance(g, str)}
-        for rule in self.net.rules:
-            if isinstance(rule.group, str) and rule.group in group_ids and rule.covers(port):
-                found.add(self.describe_source(rule.source))
-        return sorted(found)
-
     def internet_paths_to(self, port: int) -> list[str]:
         """Every way traffic from outside the VPC could arrive on ``port`` (empty: none)."""
         paths = []
-        for lb_id, why in self.fronted_lbs().items():
+        for lb_id, why in self.fronted.items():
             lb = self.net.load_balancers[lb_id]
             if self.lb_reaches(lb, port):
                 paths.append(f"{why} -> {lb.path}")

@@ -27,7 +27,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from hydra_stack.aws_cli import run
+from hydra_stack.aws_cli import run, stack_outputs
 from hydra_stack.config import ConfigError, cdk_json_context, load_config
 from hydra_stack.trust_boundary import (
     RULES, Analysis, Cidr, EndpointService, Group, IngressRule, Integration, Listener, LoadBalancer, Network,
@@ -51,7 +51,6 @@ class CannotVerify(Exception):
 @dataclass
 class Deployment:
     """What the live check found, beyond the network model."""
-    env: str
     region: str
     outputs: dict[str, str] = field(default_factory=dict)
     task_definitions: list[dict] = field(default_factory=list)   # of the services that serve the admin port
@@ -85,19 +84,7 @@ class AccountReader:
 
     # -- discovery
     def outputs(self) -> dict[str, str]:
-        cfn = self.client("cloudformation")
-        found: dict[str, str] = {}
-        for part in ("Stateful", "Ingress", "Service"):
-            name = f"Hydra-{self.env}-{part}"
-            try:
-                [stack] = cfn.describe_stacks(StackName=name)["Stacks"]
-            except ClientError as error:
-                if "does not exist" in str(error):
-                    raise CannotVerify(f"stack {name} does not exist in {self.session.region_name}: deploy it "
-                                       "first, or pass --region") from None
-                raise
-            found.update({o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])})
-        return found
+        return stack_outputs(self.session, *(f"Hydra-{self.env}-{part}" for part in ("Stateful", "Ingress", "Service")))
 
     def vpc_id(self) -> str:
         vpcs = self.client("ec2").describe_vpcs(Filters=[
@@ -110,7 +97,7 @@ class AccountReader:
 
     # -- the model
     def read(self) -> tuple[Network, Deployment]:
-        deployment = Deployment(self.env, self.session.region_name or "")
+        deployment = Deployment(self.session.region_name or "")
         deployment.outputs = self.outputs()
         vpc_id = self.vpc_id()
         ec2 = self.client("ec2")
@@ -127,8 +114,8 @@ class AccountReader:
         self._security_groups(ec2, vpc_filter, net)
         lbs = self._load_balancers(vpc_id, net)
         self._api_gateway(net, lbs, set(subnets))
-        self._endpoint_services(ec2, net, lbs)
-        self._vpc_origins(net, lbs)
+        self._endpoint_services(ec2, net)
+        self._vpc_origins(net)
         self._workloads(ec2, vpc_filter, net, set(subnets), public_subnets, deployment)
         return net, deployment
 
@@ -155,8 +142,7 @@ class AccountReader:
         groups = _pages(ec2, "describe_security_groups", "SecurityGroups", Filters=vpc_filter)
         owner = {g["OwnerId"] for g in groups}
         for g in groups:
-            net.groups[g["GroupId"]] = SecurityGroupInfo(g["GroupId"], f"{g['GroupId']} ({g.get('GroupName', '')})",
-                                                         g.get("Description", ""))
+            net.groups[g["GroupId"]] = SecurityGroupInfo(g["GroupId"], f"{g['GroupId']} ({g.get('GroupName', '')})")
         for g in groups:
             for perm in g.get("IpPermissions", []):
                 protocol = str(perm.get("IpProtocol", "-1"))
@@ -259,7 +245,7 @@ class AccountReader:
                         continue  # a VPC link into some other VPC cannot reach this one
                     path = f"REST API {api.get('name', api['id'])} {method} {resource.get('path', '')}"
                     net.integrations.append(self._integration(
-                        path, "REST", integration.get("uri", ""), integration.get("connectionId")
+                        path, integration.get("uri", ""), integration.get("connectionId")
                         if integration.get("connectionType") == "VPC_LINK" else None,
                         integration.get("integrationTarget"), net, lbs))
         apigwv2 = self.client("apigatewayv2")
@@ -276,26 +262,14 @@ class AccountReader:
                 connection = integration.get("ConnectionId") if integration.get("ConnectionType") == "VPC_LINK" else None
                 if connection is not None and connection not in net.vpc_links:
                     continue  # a VPC link into some other VPC cannot reach this one
-                if uri.startswith("arn:"):
-                    entry = Integration(path=path, api="HTTP", uri=uri,
-                                        vpc_link=self._link(connection, net))
-                    if ":listener/" in uri:
-                        entry.target_listener = uri
-                    else:
-                        entry.target_lb = uri if uri in net.load_balancers else Opaque(f"the target {uri}")
-                    net.integrations.append(entry)
-                else:
-                    net.integrations.append(self._integration(path, "HTTP", uri, connection, None, net, lbs))
+                # An HTTP API names its load balancer or listener by ARN in the URI.
+                net.integrations.append(self._integration(path, uri, connection,
+                                                          uri if uri.startswith("arn:") else None, net, lbs))
 
-    @staticmethod
-    def _link(connection: str | None, net: Network) -> str | Opaque | None:
-        if connection is None:
-            return None
-        return connection if connection in net.vpc_links else Opaque(f"the VPC link {connection} outside this VPC")
-
-    def _integration(self, path: str, api: str, uri: str, connection: str | None, target: str | None,
+    def _integration(self, path: str, uri: str, connection: str | None, target: str | None,
                      net: Network, lbs: dict[str, str]) -> Integration:
-        entry = Integration(path=path, api=api, uri=uri, vpc_link=self._link(connection, net))
+        # Callers skip integrations whose VPC link is not in this VPC.
+        entry = Integration(path=path, uri=uri, vpc_link=connection)
         host, entry.port = parse_uri(uri)
         if host and host.lower() in lbs:
             entry.host_lb = lbs[host.lower()]
@@ -306,14 +280,14 @@ class AccountReader:
                 entry.target_lb = target if target in net.load_balancers else Opaque(f"the target {target}")
         return entry
 
-    def _endpoint_services(self, ec2: Any, net: Network, lbs: dict[str, str]) -> None:
+    def _endpoint_services(self, ec2: Any, net: Network) -> None:
         for service in _pages(ec2, "describe_vpc_endpoint_service_configurations", "ServiceConfigurations"):
             arns = service.get("NetworkLoadBalancerArns", []) + service.get("GatewayLoadBalancerArns", [])
             ours = [a for a in arns if a in net.load_balancers]
             if ours:
                 net.endpoint_services.append(EndpointService(f"endpoint service {service.get('ServiceId')}", ours))
 
-    def _vpc_origins(self, net: Network, lbs: dict[str, str]) -> None:
+    def _vpc_origins(self, net: Network) -> None:
         cloudfront = self.session.client("cloudfront")
         try:
             origins = cloudfront.list_vpc_origins().get("VpcOriginList", {}).get("Items", [])
@@ -349,8 +323,7 @@ class AccountReader:
                         path=f"ECS service {svc.get('serviceName')}", kind="ECS service",
                         groups=list(vpc.get("securityGroups", [])),
                         public_ip=vpc.get("assignPublicIp") == "ENABLED",
-                        public_subnet=bool(set(vpc.get("subnets", [])) & public), ports=ports,
-                        name=svc.get("serviceName", "")))
+                        public_subnet=bool(set(vpc.get("subnets", [])) & public), ports=ports))
         for reservation in _pages(ec2, "describe_instances", "Reservations", Filters=vpc_filter):
             for inst in reservation.get("Instances", []):
                 if inst.get("State", {}).get("Name") == "terminated":

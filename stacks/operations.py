@@ -45,8 +45,7 @@ class OperationsStack(cdk.Stack):
 
         self.rotation_follower = RotationFollower(
             self, "RotationFollower", config=config, vpc=vpc, subnets=private, database=stateful.database,
-            dsn_sources=[(target, source, max_conns, target is secrets.dsn_secret)
-                         for _, target, source, max_conns in secrets.dsn_sources],
+            dsn_sources=secrets.dsn_sources,
             service=hydra.service)
 
         self.monitoring = Monitoring(self, "Monitoring", config=config, signals=Signals(

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get(
 
 from app import build_app  # noqa: E402
 from hydra_stack.config import ENVIRONMENTS_KEY, HydraConfig, cdk_json_context, load_config  # noqa: E402
+from hydra_stack.from_templates import network_from_templates  # noqa: E402
 from hydra_stack.templates import AppTemplates  # noqa: E402
+from hydra_stack.trust_boundary import Network  # noqa: E402
 
 PARTS = ("Stateful", "Ingress", "Service", "Operations")
 
@@ -30,9 +33,14 @@ class Synthesized:
     app: Any
     templates: dict[str, dict]  # by part: Stateful / Ingress / Service
 
-    @property
+    @cached_property
     def model(self) -> AppTemplates:
         return AppTemplates({f"{self.config.stack_prefix}-{p}": t for p, t in self.templates.items()})
+
+    @cached_property
+    def network(self) -> Network:
+        """What the guard and the exposure report analyse."""
+        return network_from_templates(self.model, self.config)
 
     def stack_name(self, part: str) -> str:
         return f"{self.config.stack_prefix}-{part}"
@@ -108,6 +116,15 @@ def moto_session(monkeypatch):
         monkeypatch.setenv(key, value)
     with mock_aws():
         yield boto3.Session(region_name=MOTO_REGION)
+
+
+def hydra_service(session, cluster: str = "hydra") -> None:
+    """An ECS cluster with a stopped `hydra` service in moto: what redeploys are forced on."""
+    ecs = session.client("ecs")
+    ecs.create_cluster(clusterName=cluster)
+    ecs.register_task_definition(family="hydra", containerDefinitions=[
+        {"name": "hydra", "image": "oryd/hydra:v26.2.0", "memory": 512}])
+    ecs.create_service(cluster=cluster, serviceName="hydra", taskDefinition="hydra", desiredCount=0)
 
 
 def stack_with_outputs(session, name: str, outputs: dict[str, str], tags: list[dict] | None = None) -> None:

@@ -146,4 +146,4 @@ def test_synthesis_stops_when_the_worst_case_could_exhaust_the_databases_connect
     message = str(excinfo.value)
     assert "hydra_max_conns" in message and "600 (2 x 10 tasks x max_conns 30)" in message, message
     assert "lower hydra_max_conns or hydra_max_tasks, or raise db_max_capacity" in message
-    build_app(context_for("dev", hydra_max_conns=30, hydra_max_tasks=10, db_max_capacity=16))  # enough room
+    load_config(context_for("dev", hydra_max_conns=30, hydra_max_tasks=10, db_max_capacity=16))  # enough room

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from hydra_stack.exposure import Exposure, render
-from hydra_stack.from_templates import network_from_templates
-
 
 
 def network(synth):
-    c = synth.config
-    return network_from_templates(synth.model, admin_port=c.hydra_admin_port, public_port=c.hydra_public_port,
-                                  allowed_cidrs=c.admin_allowed_cidrs)
+    return synth.network
 
 
 def rows(synth) -> dict[tuple[str, str], tuple[tuple[str, ...], str]]:

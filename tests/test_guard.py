@@ -12,7 +12,6 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_elasticloadbalancingv2_targets as elbv2_targets
 
 from app import build_app
-from hydra_stack.from_templates import network_from_templates
 from hydra_stack.trust_boundary import Analysis, check
 
 from .conftest import context_for
@@ -39,10 +38,7 @@ class Real:
 
 
 def guard_messages(synth) -> list[str]:
-    net = network_from_templates(synth.model, admin_port=synth.config.hydra_admin_port,
-                                 public_port=synth.config.hydra_public_port,
-                                 allowed_cidrs=synth.config.admin_allowed_cidrs)
-    return [v.message() for v in check(net)]
+    return [v.message() for v in check(synth.network)]
 
 
 # ------------------------------------------------ the unmodified app passes ---
@@ -53,7 +49,7 @@ def test_unmodified_app_passes_in_every_environment(dev, prod, dev_domain):
 
 
 def test_admin_port_has_no_internet_path_and_the_public_port_only_api_gateway(synth):
-    analysis = Analysis(network_from_templates(synth.model, admin_port=4445, public_port=4444))
+    analysis = Analysis(synth.network)
     assert analysis.internet_paths_to(4445) == []
     paths = analysis.internet_paths_to(4444)
     assert paths and all("PublicApi/VpcLink" in p for p in paths)
@@ -61,7 +57,7 @@ def test_admin_port_has_no_internet_path_and_the_public_port_only_api_gateway(sy
 
 # ------------------------------------------------------ security groups ---
 
-def test_inline_ipv4_rule_on_the_tasks(tmp_path):
+def test_inline_ipv4_rule_on_the_tasks():
     real = Real()
     real.lbs.hydra_tasks_sg.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(4445), "debugging")
     message = real.synth_error()
@@ -135,20 +131,21 @@ def test_the_chain_is_followed_through_an_internal_load_balancer():
 
 # ------------------------------------------------------- load balancers ---
 
+def exposed_nlb(real: Real) -> elbv2.NetworkLoadBalancer:
+    return elbv2.NetworkLoadBalancer(real.ingress, "ExposedNlb", vpc=real.vpc, internet_facing=True,
+                                     security_groups=[ec2.SecurityGroup(real.ingress, "ExposedSg", vpc=real.vpc)])
+
+
 def test_internet_facing_listener_on_the_admin_port():
     real = Real()
-    exposed = elbv2.NetworkLoadBalancer(real.ingress, "ExposedNlb", vpc=real.vpc, internet_facing=True,
-                                        security_groups=[ec2.SecurityGroup(real.ingress, "ExposedSg", vpc=real.vpc)])
-    exposed.add_listener("Admin", port=4445, default_target_groups=[real.lbs.admin_target_group])
+    exposed_nlb(real).add_listener("Admin", port=4445, default_target_groups=[real.lbs.admin_target_group])
     assert "[internet-facing-lb] Hydra-dev-Ingress/ExposedNlb/Resource: its listener " \
            "Hydra-dev-Ingress/ExposedNlb/Admin/Resource listens on port 4445" in real.synth_error()
 
 
 def test_internet_facing_listener_forwarding_to_the_admin_target_group():
     real = Real()
-    exposed = elbv2.NetworkLoadBalancer(real.ingress, "ExposedNlb", vpc=real.vpc, internet_facing=True,
-                                        security_groups=[ec2.SecurityGroup(real.ingress, "ExposedSg", vpc=real.vpc)])
-    exposed.add_listener("Tls", port=443, default_target_groups=[real.lbs.admin_target_group])
+    exposed_nlb(real).add_listener("Tls", port=443, default_target_groups=[real.lbs.admin_target_group])
     assert "[internet-facing-lb] Hydra-dev-Ingress/ExposedNlb/Resource: its listener " \
            "Hydra-dev-Ingress/ExposedNlb/Tls/Resource on port 443 forwards to port 4445" in real.synth_error()
 

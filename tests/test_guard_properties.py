@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from app import build_app
 from hydra_stack.config import load_config
-from hydra_stack.guard import app_network
+from hydra_stack.from_templates import network_from_templates
+from hydra_stack.templates import AppTemplates
 from hydra_stack.trust_boundary import Analysis
 
 from .conftest import context_for
@@ -51,9 +52,9 @@ def test_every_valid_configuration_keeps_the_admin_port_inside(configuration):
     env, overrides = configuration
     context = context_for(env, **overrides)
     config = load_config(context)
-    app = build_app(context)
-    app.synth()  # the guard (and cdk-nag) raise here on any finding
-    analysis = Analysis(app_network(app, config))
+    assembly = build_app(context).synth()  # the guard (and cdk-nag) raise here on any finding
+    analysis = Analysis(network_from_templates(AppTemplates({s.stack_name: s.template for s in assembly.stacks}),
+                                               config))
     assert analysis.violations() == []
     assert analysis.internet_paths_to(config.hydra_admin_port) == []
     public_paths = analysis.internet_paths_to(config.hydra_public_port)

@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from hydra_functions import signing_keys
+from hydra_functions.clients import AdminError
 
 PRIVATE_MARKER = "private-key-material-d"
 
@@ -56,7 +57,7 @@ def admin():
     server.shutdown()
 
 
-SETS = ["hydra.openid.id-token", "hydra.jwt.access-token"]
+SETS = list(signing_keys.KEY_SETS)
 
 
 def event(admin_url: str, kind: str = "Create") -> dict:
@@ -99,14 +100,15 @@ def test_retries_stop_at_the_time_budget_not_the_attempt_count(monkeypatch):
     monkeypatch.setattr(signing_keys.time, "sleep", lambda s: now.__setitem__(0, now[0] + s))
     calls = []
 
-    def refused(method, url, body=None):
-        calls.append(method)
-        now[0] += 5  # each attempt waits out its request timeout
-        raise ConnectionRefusedError("connection refused")
+    class Refusing:
+        def request(self, method, path, body=None):
+            calls.append(method)
+            now[0] += 5  # each attempt waits out its request timeout
+            raise AdminError("the admin API at http://admin:4445 cannot be reached: connection refused")
 
     with pytest.raises(signing_keys.KeySetError, match="did not answer for hydra.openid.id-token"):
         signing_keys.ensure_key_sets("http://admin:4445", SETS, attempts=1000, delay=5, budget=60,
-                                     request=refused, clock=lambda: now[0])
+                                     admin=Refusing(), clock=lambda: now[0])
     assert now[0] <= 60 and len(calls) == 6, (now[0], len(calls))
 
 

@@ -8,7 +8,7 @@ from hydra_stack import system_secret
 from hydra_stack.config import cdk_json_context, load_config
 from hydra_stack.system_secret import StepRefused, SystemSecretRotation
 
-from .conftest import MOTO_REGION as REGION, stack_with_outputs
+from .conftest import MOTO_REGION as REGION, hydra_service, stack_with_outputs
 ORIGINAL = "A" * 20 + "originalsecret" + "1" * 30
 
 
@@ -19,18 +19,17 @@ class FakeAdmin:
         self.sets = {"hydra.openid.id-token": ["old-id"], "hydra.jwt.access-token": ["old-at"]}
         self.created = 0
 
-    def __call__(self, method: str, url: str, body: dict | None = None):
-        path = url.split("/admin/keys/", 1)[1]
-        key_set, _, kid = path.partition("/")
+    def request(self, method: str, path: str, body: dict | None = None):
+        key_set, _, kid = path.removeprefix("/admin/keys/").partition("/")
         if method == "GET":
-            return 200, {"keys": [{"kid": k} for k in self.sets[key_set]]}
+            return 200, {"keys": [{"kid": k} for k in self.sets[key_set]]}, {}
         if method == "POST":
             self.created += 1
             self.sets[key_set].append(f"new-{self.created}")
-            return 201, {"keys": [{"kid": f"new-{self.created}", "d": "private"}]}
+            return 201, {"keys": [{"kid": f"new-{self.created}", "d": "private"}]}, {}
         if method == "DELETE":
             self.sets[key_set].remove(kid)
-            return 204, None
+            return 204, None, {}
         raise AssertionError(method)
 
 
@@ -38,11 +37,7 @@ class FakeAdmin:
 def account(moto_session):
     session = moto_session
     arn = session.client("secretsmanager").create_secret(Name="system", SecretString=ORIGINAL)["ARN"]
-    ecs = session.client("ecs")
-    ecs.create_cluster(clusterName="hydra")
-    ecs.register_task_definition(family="hydra", containerDefinitions=[
-        {"name": "hydra", "image": "oryd/hydra:v26.2.0", "memory": 512}])
-    ecs.create_service(cluster="hydra", serviceName="hydra", taskDefinition="hydra", desiredCount=0)
+    hydra_service(session)
     stack_with_outputs(session, "Hydra-prod-Stateful", {"SystemSecretArn": arn})
     stack_with_outputs(session, "Hydra-prod-Service", {"ClusterName": "hydra", "ServiceName": "hydra"})
     yield session, arn
@@ -50,7 +45,7 @@ def account(moto_session):
 
 def rotation(session, admin, clock, lines) -> SystemSecretRotation:
     config = load_config({**cdk_json_context(), "env": "prod"})
-    return SystemSecretRotation(session, config, admin_url="http://localhost:4445", http=admin,
+    return SystemSecretRotation(session, config, admin_url="http://localhost:4445", admin=admin,
                                 clock=lambda: clock[0], out=lines.append)
 
 
@@ -103,7 +98,7 @@ def test_drop_waits_for_tokens_signed_with_the_old_keys(account):
 
 
 def test_the_command_line_explains_a_refusal_in_one_line(account, capsys, monkeypatch):
-    monkeypatch.setattr(system_secret, "http_json", FakeAdmin())
+    monkeypatch.setattr(system_secret, "AdminApi", lambda url, timeout: FakeAdmin())
     assert system_secret.main(["promote", "--env", "prod", "--region", REGION, "--no-redeploy"]) == 2
     assert capsys.readouterr().err.startswith("refused: this step needs the rotation to be at 'appended'")
     assert system_secret.main(["status", "--env", "prod", "--region", REGION]) == 0

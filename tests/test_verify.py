@@ -9,7 +9,6 @@ from __future__ import annotations
 import http.server
 import json
 import ssl
-import subprocess
 import threading
 from dataclasses import dataclass
 
@@ -18,6 +17,7 @@ import pytest
 from botocore.stub import Stubber
 
 from hydra_stack import verify as live
+from hydra_stack.local_postgres import self_signed_certificate
 from hydra_stack.verify import AccountReader, Report, main, verify
 
 from .conftest import MOTO_REGION as REGION, stack_with_outputs
@@ -254,11 +254,9 @@ class FakeHydra(http.server.BaseHTTPRequestHandler):
 def certificate(tmp_path_factory) -> tuple[str, str]:
     """A self-signed certificate for 127.0.0.1: (cert, key) paths."""
     folder = tmp_path_factory.mktemp("tls")
-    cert, key = str(folder / "tls.crt"), str(folder / "tls.key")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
-                   check=True, capture_output=True)
-    return cert, key
+    cert, key = folder / "tls.crt", folder / "tls.key"
+    self_signed_certificate(cert, key, error=RuntimeError)
+    return str(cert), str(key)
 
 
 @pytest.fixture

@@ -52,7 +52,7 @@ class ClientError(ValueError):
         super().__init__(f"{source}: client {client!r}, field {field_name!r}: got {value!r}; expected {expected}")
 
 
-def _url_problem(url: Any, *, allow_loopback_http: bool) -> str | None:
+def _url_problem(url: Any) -> str | None:
     if not isinstance(url, str):
         return "a URL string"
     if "*" in url:
@@ -64,7 +64,7 @@ def _url_problem(url: Any, *, allow_loopback_http: bool) -> str | None:
         return "an absolute URI with a host"
     if parts.scheme == "https":
         return None
-    if parts.scheme == "http" and allow_loopback_http and parts.hostname in LOOPBACK_HOSTS:
+    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
         return None
     return "an https:// URI (http:// only for loopback: localhost, 127.0.0.1, [::1])"
 
@@ -120,11 +120,11 @@ def validate_client(raw: Any, source: str = "clients") -> dict[str, Any]:
                              "otherwise obtain tokens without the user ever seeing a consent screen (RFC 8252, 8.6)")
     for key in ("redirect_uris", "post_logout_redirect_uris"):
         for uri in client[key]:
-            problem = _url_problem(uri, allow_loopback_http=True)
+            problem = _url_problem(uri)
             if problem:
                 raise ClientError(source, name, key, uri, problem)
     for origin in client["allowed_cors_origins"]:
-        problem = _url_problem(origin, allow_loopback_http=True)
+        problem = _url_problem(origin)
         if problem or urllib.parse.urlsplit(origin).path not in ("", "/"):
             raise ClientError(source, name, "allowed_cors_origins", origin, problem or "an origin without a path")
     if not isinstance(client["metadata"], dict):
@@ -156,10 +156,10 @@ class AdminApi:
     url: str
     timeout: float = 15.0
 
-    def request(self, method: str, path: str, body: Any = None, content_type: str = "application/json") -> tuple[int, Any, dict]:
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any, dict]:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.url.rstrip("/") + path, data=data, method=method,
-                                         headers={"Content-Type": content_type, "Accept": "application/json"})
+                                         headers={"Content-Type": "application/json", "Accept": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 raw = response.read()
@@ -199,9 +199,9 @@ def normalize(client: dict[str, Any]) -> dict[str, Any]:
         if value is None:
             value = default
         if key in UNORDERED:
-            value = sorted(value or [])
+            value = sorted(value)
         elif key == "scope":
-            value = " ".join(sorted((value or "").split()))
+            value = " ".join(sorted(value.split()))
         out[key] = value
     return out
 
@@ -212,10 +212,6 @@ class Plan:
     update: list[tuple[dict, list[str]]] = field(default_factory=list)
     delete: list[str] = field(default_factory=list)
     unmanaged: list[str] = field(default_factory=list)
-
-    @property
-    def changes(self) -> bool:
-        return bool(self.create or self.update or self.delete)
 
     def lines(self) -> list[str]:
         lines = [f"+ create {c['client_id']}" for c in self.create]
@@ -266,7 +262,7 @@ def apply(admin: AdminApi, desired: list[dict], *, prune: bool = False, dry_run:
     for client, fields in todo.update:
         patch = [{"op": "replace", "path": f"/{k}", "value": client[k]} for k in fields]
         status, body, _ = admin.request("PATCH", f"/admin/clients/{urllib.parse.quote(client['client_id'])}",
-                                        patch, content_type="application/json")
+                                        patch)
         if status != 200:
             raise AdminError(f"updating {client['client_id']} answered HTTP {status}: {body}")
     for client_id in todo.delete:

@@ -97,10 +97,10 @@ def on_event(event: dict, _context: Any = None, *, ecs: Any = None, rds: Any = N
                   {"Key": "hydra:after-image", "Value": props["Image"]}])
         LOG.info("snapshot %s before migrating to %s", snapshot, props["Image"])
         return {"PhysicalResourceId": PHYSICAL_ID,
-                "Data": {"StartedBy": token, "SnapshotId": snapshot, "StartedAt": str(int(time.time()))}}
+                "Data": {"SnapshotId": snapshot, "StartedAt": str(int(time.time()))}}
     arn = start_task(ecs or boto3.client("ecs"), props, token)
     return {"PhysicalResourceId": PHYSICAL_ID,
-            "Data": {"StartedBy": token, "TaskArn": arn, "StartedAt": str(int(time.time()))}}
+            "Data": {"TaskArn": arn, "StartedAt": str(int(time.time()))}}
 
 
 def _logs_hint(props: dict, task_arn: str) -> str:
@@ -116,7 +116,7 @@ def is_complete(event: dict, _context: Any = None, *, ecs: Any = None, rds: Any 
         return {"IsComplete": True}
     ecs = ecs or boto3.client("ecs")
     data = event.get("Data", {})
-    token = data.get("StartedBy") or request_token(event)
+    token = request_token(event)  # the same request id as on_event: the task it started
     task = _find_task(ecs, props["Cluster"], token)
     if task is None:
         snapshot = data.get("SnapshotId")

@@ -9,16 +9,17 @@ The response to a create holds the private key: it is never logged or returned.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-import urllib.error
-import urllib.request
 from typing import Any, Callable
+
+from .clients import AdminApi, AdminError
 
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)
 RETRYABLE = {502, 503, 504}
+# Hydra's two signing key sets: ID tokens, and (STRATEGIES_ACCESS_TOKEN=jwt) access tokens.
+KEY_SETS = ("hydra.openid.id-token", "hydra.jwt.access-token")
 
 
 class KeySetError(RuntimeError):
@@ -28,20 +29,8 @@ class KeySetError(RuntimeError):
 REQUEST_TIMEOUT = 5.0
 
 
-def _request(method: str, url: str, body: dict | None = None, timeout: float = REQUEST_TIMEOUT) -> int:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json", "Accept": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            response.read()  # a created set's private key: read and dropped
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-
-
 def ensure_key_sets(admin_url: str, key_sets: list[str], algorithm: str = "RS256", *, attempts: int = 10,
-                    delay: float = 5.0, budget: float = 200.0, request: Callable[..., int] = _request,
+                    delay: float = 5.0, budget: float = 200.0, admin: AdminApi | None = None,
                     clock: Callable[[], float] = time.monotonic) -> dict[str, str]:
     """GET each set; POST it only on 404. Returns {set: 'exists' | 'created'}.
 
@@ -50,18 +39,19 @@ def ensure_key_sets(admin_url: str, key_sets: list[str], algorithm: str = "RS256
     five-minute timeout, so a dead admin API fails the deploy with this
     error rather than a Lambda timeout.
     """
-    base = admin_url.rstrip("/")
+    admin = admin or AdminApi(admin_url, timeout=REQUEST_TIMEOUT)
     deadline = clock() + budget
     result: dict[str, str] = {}
     for key_set in key_sets:
-        url = f"{base}/admin/keys/{key_set}"
+        path = f"/admin/keys/{key_set}"
         for attempt in range(1, attempts + 1):
             try:
-                status = request("GET", url)
+                status = admin.request("GET", path)[0]
                 if status == 200:
                     result[key_set] = "exists"
                 elif status == 404:
-                    created = request("POST", url, {"alg": algorithm, "use": "sig"})
+                    # The answer holds the new private key: only its status is kept.
+                    created = admin.request("POST", path, {"alg": algorithm, "use": "sig"})[0]
                     if created not in (200, 201):
                         raise KeySetError(f"creating {key_set} answered HTTP {created}")
                     result[key_set] = "created"
@@ -70,9 +60,9 @@ def ensure_key_sets(admin_url: str, key_sets: list[str], algorithm: str = "RS256
                 else:
                     raise KeySetError(f"GET {key_set} answered HTTP {status}")
                 break
-            except (ConnectionError, OSError) as error:  # the admin API is still coming up
+            except (AdminError, ConnectionError) as error:  # the admin API is still coming up
                 if attempt == attempts or clock() + delay + REQUEST_TIMEOUT > deadline:
-                    raise KeySetError(f"the admin API at {base} did not answer for {key_set}: {error}") from None
+                    raise KeySetError(f"the admin API at {admin_url} did not answer for {key_set}: {error}") from None
                 LOG.info("admin API not ready (%s), retrying", error)
                 time.sleep(delay)
         LOG.info("key set %s: %s", key_set, result[key_set])

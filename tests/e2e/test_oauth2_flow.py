@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from hydra_functions.clients import AdminApi, apply, validate_client
 from hydra_functions.dsn import parse_dsn
+from hydra_stack import clients as cli
 from hydra_stack.clients import load_clients
 from hydra_stack.local import LocalStack, LocalStackError, task_environment
 from hydra_stack.local_postgres import PostgresUnavailable
@@ -115,18 +116,30 @@ def walk(browser, url: str, *, stop_at: str, username: str = "alice", password: 
     raise AssertionError("too many redirects")
 
 
-def authorize(stack, browser, **extra) -> tuple[OAuth2Session, str, str, str, str]:
-    """Start the flow; returns (client, callback URL, state, code verifier, nonce)."""
+def start(stack, client: OAuth2Session | None = None, **extra) -> tuple[OAuth2Session, str, str, str, str]:
+    """An authorization URL for ``client`` (the dev client by default, with PKCE):
+    (client, URL, state, code verifier, nonce)."""
+    client = client or oauth_client(stack, code_challenge_method="S256")
     verifier, nonce = generate_token(48), generate_token(16)
-    client = oauth_client(stack, code_challenge_method="S256")
     uri, state = client.create_authorization_url(discovery(stack)["authorization_endpoint"], code_verifier=verifier,
-                                                 nonce=nonce, audience=API, **extra)
+                                                 nonce=nonce, **extra)
+    return client, uri, state, verifier, nonce
+
+
+def authorize(stack, browser, **extra) -> tuple[OAuth2Session, str, str, str, str]:
+    """The whole flow up to the callback, asking for the API's audience: (client, callback URL, state, code
+    verifier, nonce)."""
+    client, uri, state, verifier, nonce = start(stack, audience=API, **extra)
     return client, walk(browser, uri, stop_at=CALLBACK), state, verifier, nonce
 
 
-def validator(stack, **kwargs) -> TokenValidator:
-    return TokenValidator(issuer=stack.issuer, audience=API,
-                          fetch=lambda url: fetch_json(url, context=stack.ssl_context()), **kwargs)
+def validator(stack, fetched: list | None = None, **kwargs) -> TokenValidator:
+    """A validator of the local Hydra's tokens; every JWKS URL it fetches is appended to ``fetched``."""
+    def fetch(url: str):
+        if fetched is not None:
+            fetched.append(url)
+        return fetch_json(url, context=stack.ssl_context())
+    return TokenValidator(issuer=stack.issuer, audience=API, fetch=fetch, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -223,30 +236,15 @@ def test_a_wrong_state_is_detected_by_the_client(stack, browser):
                            state="forged-state", code_verifier=verifier)
 
 
-def test_the_user_is_asked_for_consent_and_a_denial_reaches_the_client_as_access_denied(stack):
+def test_the_user_is_asked_for_consent_and_a_denial_reaches_the_client_as_access_denied(stack, browser):
     # The dev client is public with a loopback redirect URI: anyone can register a look-alike app on
     # the user's machine, so it must not skip consent (clients/dev.json; the loader refuses it).
-    browser = trusting(requests.Session(), stack)
-    verifier = generate_token(48)
-    client = oauth_client(stack, code_challenge_method="S256")
-    uri, _ = client.create_authorization_url(discovery(stack)["authorization_endpoint"], code_verifier=verifier,
-                                             nonce=generate_token(16))
-    callback = walk(browser, uri, stop_at=CALLBACK, consent="deny")
+    callback = walk(browser, start(stack)[1], stop_at=CALLBACK, consent="deny")
     query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(callback).query))
     assert "code" not in query and query["error"] == "access_denied"
 
 
-def start(stack, client: OAuth2Session | None = None, **extra) -> tuple[OAuth2Session, str, str]:
-    """An authorization URL for ``client`` (the dev client by default): (client, URL, code verifier)."""
-    client = client or oauth_client(stack, code_challenge_method="S256")
-    verifier = generate_token(48)
-    uri, _ = client.create_authorization_url(discovery(stack)["authorization_endpoint"], code_verifier=verifier,
-                                             nonce=generate_token(16), **extra)
-    return client, uri, verifier
-
-
-def test_remembered_login_and_consent_are_skipped_until_logout(stack):
-    browser = trusting(requests.Session(), stack)
+def test_remembered_login_and_consent_are_skipped_until_logout(stack, browser):
     first: list[str] = []
     walk(browser, start(stack, audience=API)[1], stop_at=CALLBACK, remember=True, seen=first)
     assert first == ["login", "consent"]
@@ -264,7 +262,7 @@ def test_remembered_login_and_consent_are_skipped_until_logout(stack):
     assert after[:1] == ["login"], "the session is gone"
 
 
-def test_a_trusted_confidential_client_skips_the_consent_page_but_not_the_login(stack):
+def test_a_trusted_confidential_client_skips_the_consent_page_but_not_the_login(stack, browser):
     admin = AdminApi(stack.admin_url)
     trusted = validate_client({"client_id": "trusted-portal", "grant_types": ["authorization_code"],
                                "response_types": ["code"],
@@ -276,16 +274,16 @@ def test_a_trusted_confidential_client_skips_the_consent_page_but_not_the_login(
         client = trusting(OAuth2Session(client_id="trusted-portal", client_secret=secrets["trusted-portal"],
                                         redirect_uri=CALLBACK, scope="openid", code_challenge_method="S256"), stack)
         seen: list[str] = []
-        callback = walk(trusting(requests.Session(), stack), start(stack, client)[1], stop_at=CALLBACK, seen=seen)
+        callback = walk(browser, start(stack, client)[1], stop_at=CALLBACK, seen=seen)
         assert seen == ["login"]
         assert "code" in dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(callback).query))
     finally:
         admin.request("DELETE", "/admin/clients/trusted-portal")
 
 
-def test_without_a_requested_audience_the_access_token_has_an_empty_aud(stack):
-    client, uri, verifier = start(stack)  # no audience=
-    callback = walk(trusting(requests.Session(), stack), uri, stop_at=CALLBACK)
+def test_without_a_requested_audience_the_access_token_has_an_empty_aud(stack, browser):
+    client, uri, _, verifier, _ = start(stack)  # no audience=
+    callback = walk(browser, uri, stop_at=CALLBACK)
     token = client.fetch_token(discovery(stack)["token_endpoint"], authorization_response=callback,
                                code_verifier=verifier)
     assert jwt.decode(token["access_token"], options={"verify_signature": False})["aud"] == []
@@ -305,16 +303,17 @@ def test_a_tampered_signature_and_an_expired_token_are_rejected(stack, tokens):
 
 
 def test_an_unknown_key_triggers_one_refresh_then_a_rejection(stack, tokens):
-    v = validator(stack)
+    fetched: list[str] = []
+    v = validator(stack, fetched)
     v.validate(tokens["token"]["access_token"])
-    assert v.fetches == 1
+    assert len(fetched) == 1
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     forged = jwt.encode({"iss": stack.issuer, "aud": [API], "sub": "x", "exp": time.time() + 60, "iat": time.time()},
                         stranger, algorithm="RS256", headers={"kid": "not-hydras"})
     v.clock = lambda: time.time() + 30  # past the refresh rate limit, within the cache TTL
     with pytest.raises(InvalidToken, match="unknown signing key"):
         v.validate(forged)
-    assert v.fetches == 2, "exactly one refresh for the unknown kid"
+    assert len(fetched) == 2, "exactly one refresh for the unknown kid"
 
 
 def test_admin_paths_answer_404_on_the_public_port(stack, browser):
@@ -337,7 +336,6 @@ def test_hydra_accepts_the_stacks_dsn_for_a_password_full_of_reserved_characters
 # ------------------------------------------- declarative clients, for real ---
 
 def test_applying_the_clients_again_changes_nothing(stack, capsys):
-    from hydra_stack import clients as cli
     assert cli.main(["apply", "--env", "dev", "--admin-url", stack.admin_url]) == 0
     assert capsys.readouterr().out.strip() == "no changes"
 
@@ -368,7 +366,6 @@ def test_changes_are_shown_then_applied_and_extra_clients_kept_unless_pruned(sta
 
 def test_the_command_line_shows_dry_runs_prints_a_new_secret_once_and_prunes_on_request(stack, tmp_path,
                                                                                         monkeypatch, capsys):
-    from hydra_stack import clients as cli
     declared = json.loads((cli.CLIENTS_DIR / "dev.json").read_text())
     extra = {"client_id": "nightly-export", "grant_types": ["client_credentials"], "scope": "reports",
              "token_endpoint_auth_method": "client_secret_post"}
@@ -398,8 +395,5 @@ def test_bad_challenges_and_wrong_passwords_get_pages_not_tracebacks(stack, brow
     bogus = browser.get(f"{stack.login_base}/login?login_challenge=does-not-exist")
     assert bogus.status_code == 404 and "cannot continue" in bogus.text and "Traceback" not in bogus.text
     assert browser.get(f"{stack.login_base}/consent").status_code == 400
-    client = oauth_client(stack, code_challenge_method="S256")
-    uri, _ = client.create_authorization_url(discovery(stack)["authorization_endpoint"],
-                                             code_verifier=generate_token(48))
     with pytest.raises(AssertionError, match="login refused with HTTP 401"):
-        walk(browser, uri, stop_at=CALLBACK, password="wrong")
+        walk(browser, start(stack)[1], stop_at=CALLBACK, password="wrong")

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import psycopg
 import pytest
-from moto import mock_aws
 
 from hydra_functions import dsn_composer
 from hydra_functions.dsn import parse_dsn
 from hydra_functions.pgwire import quote_literal
 
+from ..conftest import hydra_service
 from .test_dsn_postgres import libpq_dsn
 
 pytestmark = pytest.mark.postgres
-REGION = "eu-west-1"
 OLD, NEW = "before:rotation/1^", "after@rotation#2%"
 
 
@@ -27,33 +25,25 @@ def rotation_event(secret_arn: str) -> dict:
 
 
 @pytest.fixture
-def rotated(postgres, monkeypatch, request):
+def rotated(postgres, moto_session, monkeypatch, request):
     user = f"follower_{request.node.name[-12:].strip('_')}"
     postgres.execute(f"CREATE ROLE {user} LOGIN PASSWORD {quote_literal(OLD)}",
                      f"CREATE ROLE {user}_clone LOGIN PASSWORD {quote_literal(NEW)}",
                      f"GRANT {user} TO {user}_clone")
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        secrets = boto3.client("secretsmanager", region_name=REGION)
-        creds = {"username": user, "password": OLD, "host": postgres.host, "port": postgres.port,
-                 "dbname": "postgres", "engine": "postgres"}
-        source = secrets.create_secret(Name="hydra-runtime", SecretString=json.dumps(creds))["ARN"]
-        target = secrets.create_secret(Name="hydra-dsn", SecretString="old")["ARN"]
-        # What the alternating-users rotation leaves behind: the clone is AWSCURRENT.
-        secrets.put_secret_value(SecretId=source, SecretString=json.dumps(
-            {**creds, "username": f"{user}_clone", "password": NEW}))
-        ecs = boto3.client("ecs", region_name=REGION)
-        ecs.create_cluster(clusterName="hydra")
-        ecs.register_task_definition(family="hydra", containerDefinitions=[
-            {"name": "hydra", "image": "oryd/hydra:v26.2.0", "memory": 512}])
-        ecs.create_service(cluster="hydra", serviceName="hydra", taskDefinition="hydra", desiredCount=0)
-        monkeypatch.setenv("DSN_TARGETS", json.dumps([{"source": source, "target": target, "maxConns": 7,
-                                                        "redeploy": True}]))
-        monkeypatch.setenv("CLUSTER", "hydra")
-        monkeypatch.setenv("SERVICE", "hydra")
-        yield secrets, ecs, source, target, user
+    secrets = moto_session.client("secretsmanager")
+    creds = {"username": user, "password": OLD, "host": postgres.host, "port": postgres.port,
+             "dbname": "postgres", "engine": "postgres"}
+    source = secrets.create_secret(Name="hydra-runtime", SecretString=json.dumps(creds))["ARN"]
+    target = secrets.create_secret(Name="hydra-dsn", SecretString="old")["ARN"]
+    # What the alternating-users rotation leaves behind: the clone is AWSCURRENT.
+    secrets.put_secret_value(SecretId=source, SecretString=json.dumps(
+        {**creds, "username": f"{user}_clone", "password": NEW}))
+    hydra_service(moto_session)
+    monkeypatch.setenv("DSN_TARGETS", json.dumps([{"source": source, "target": target, "maxConns": 7,
+                                                    "redeploy": True}]))
+    monkeypatch.setenv("CLUSTER", "hydra")
+    monkeypatch.setenv("SERVICE", "hydra")
+    return secrets, moto_session.client("ecs"), source, target, user
 
 
 def test_the_rotated_password_reaches_the_dsn_and_logs_in(rotated):
