@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from aws_cdk import CustomResource, Duration, aws_ec2 as ec2, aws_rds as rds
+from aws_cdk import Duration, aws_ec2 as ec2, aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -55,8 +55,8 @@ class DatabaseRoles(Construct):
             secret.grant_read(self.bootstrap.function)
         provider = CustomResourceProvider(self, "Provider", on_event=self.bootstrap.function,
                                           log_retention_days=config.log_retention_days)
-        self.roles = CustomResource(
-            self, "Roles", service_token=provider.service_token, resource_type="Custom::HydraDatabaseRoles",
+        self.roles = provider.resource(
+            self, "Roles", resource_type="Custom::HydraDatabaseRoles", after=[database.security_group],
             properties={"MasterSecretArn": database.secret.secret_arn,
                         "OwnerSecretArn": self.owner_secret.secret_arn,
                         "RuntimeSecretArn": self.runtime_secret.secret_arn,

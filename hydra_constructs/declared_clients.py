@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import ArnFormat, CustomResource, Stack, aws_ec2 as ec2, aws_iam as iam
+from aws_cdk import ArnFormat, Stack, aws_ec2 as ec2, aws_iam as iam
 from constructs import Construct
 
 from hydra_functions.clients import secret_name
@@ -42,8 +42,8 @@ class DeclaredClients(Construct):
         provider = CustomResourceProvider(self, "Provider", on_event=self.function.function,
                                           log_retention_days=config.log_retention_days)
         # JSON text: CloudFormation would turn the booleans of a nested object into strings.
-        self.clients = CustomResource(
-            self, "Clients", service_token=provider.service_token, resource_type="Custom::HydraClients",
+        self.clients = provider.resource(
+            self, "Clients", resource_type="Custom::HydraClients",
             properties={"AdminUrl": admin_endpoint, "Environment": config.env_name, "Prune": "false",
                         "Clients": json.dumps(clients, sort_keys=True)})
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Sequence
 
-from aws_cdk import Duration, RemovalPolicy, aws_ec2 as ec2, aws_lambda as lambda_, aws_logs as logs
+from aws_cdk import CustomResource, Duration, RemovalPolicy, aws_ec2 as ec2, aws_lambda as lambda_, aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from ._util import LAMBDA_BASIC_EXECUTION, LAMBDA_VPC_ACCESS, acknowledge, kept_in_production, nag_ref, retention
 
@@ -75,8 +76,9 @@ class HydraFunction(Construct):
 class CustomResourceProvider(Construct):
     """The CDK provider framework in front of one ``on_event`` function.
 
-    Provides ``service_token``. The framework's own function runs outside the
-    VPC: it only invokes ours and relays the answer to CloudFormation.
+    Provides ``service_token`` and :meth:`resource`. The framework's own
+    function runs outside the VPC: it only invokes ours and relays the answer
+    to CloudFormation.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, on_event: lambda_.IFunction,
@@ -98,6 +100,7 @@ class CustomResourceProvider(Construct):
             if is_complete else None,
         )
         self.service_token = self.provider.service_token
+        self._on_event = on_event
         acknowledge(self.provider, "AwsSolutions-IAM4",
                     "The provider framework's functions write their logs with AWSLambdaBasicExecutionRole.",
                     LAMBDA_BASIC_EXECUTION)
@@ -116,3 +119,20 @@ class CustomResourceProvider(Construct):
             acknowledge(self.provider, "AwsSolutions-SF2",
                         "The provider framework's waiter only polls the is-complete function; its steps are "
                         "logged, and X-Ray tracing of a polling loop would add cost and no insight.")
+
+    def resource(self, scope: Construct, construct_id: str, *, resource_type: str, properties: dict,
+                 after: Sequence[IConstruct] = ()) -> CustomResource:
+        """A custom resource this provider serves, created only once its network is open.
+
+        A VPC function's traffic needs the rules under its security group (egress, and the
+        ingress rules CDK places there for groups in other stacks) and those under the groups
+        it reaches in the same stack, named in ``after``; CloudFormation would otherwise run
+        the function as soon as the group itself exists.
+        """
+        resource = CustomResource(scope, construct_id, service_token=self.service_token,
+                                  resource_type=resource_type, properties=properties)
+        groups = (self._on_event.connections.security_groups
+                  if isinstance(self._on_event, lambda_.Function) and self._on_event.is_bound_to_vpc else [])
+        for dependency in (*groups, *after):
+            resource.node.add_dependency(dependency)
+        return resource

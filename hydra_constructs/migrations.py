@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, CustomResource, Duration, Stack, aws_ec2 as ec2
+from aws_cdk import ArnFormat, Duration, Stack, aws_ec2 as ec2
 from aws_cdk import aws_iam as iam, aws_rds as rds
 from constructs import Construct
 
@@ -74,8 +74,9 @@ class HydraMigrations(Construct):
             log_retention_days=config.log_retention_days, query_interval=Duration.seconds(15),
             # Within CloudFormation's one-hour limit for a custom resource.
             total_timeout=Duration.minutes(55))
-        self.migration = CustomResource(
-            self, "Migration", service_token=provider.service_token, resource_type="Custom::HydraMigration",
+        # The task (not the functions) reaches the database, through rules under the commands group.
+        self.migration = provider.resource(
+            self, "Migration", resource_type="Custom::HydraMigration", after=[hydra.commands_sg],
             properties={
                 "Cluster": hydra.cluster.cluster_arn,
                 "TaskDefinition": migrate.task_definition_arn,
@@ -91,8 +92,6 @@ class HydraMigrations(Construct):
                 "DbClusterIdentifier": db_cluster.cluster_identifier,
                 "TimeoutMinutes": str(config.migration_timeout_minutes),
             })
-        # New tasks start only on a migrated schema; the task reaches the database through
-        # rules defined under the commands security group.
+        # New tasks start only on a migrated schema.
         hydra.service.node.add_dependency(self.migration)
-        self.migration.node.add_dependency(hydra.commands_sg)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import aws_cdk as cdk
-from aws_cdk import CustomResource, Validations, aws_ec2 as ec2, aws_iam as iam
+from aws_cdk import Validations, aws_ec2 as ec2, aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -94,13 +94,10 @@ class HydraSecrets(Construct):
             # Only a new value: not grant_write's version-stage and metadata rights.
             self.composer.function.add_to_role_policy(iam.PolicyStatement(
                 actions=["secretsmanager:PutSecretValue"], resources=[target.secret_arn]))
-            dsn = CustomResource(
-                self, construct_id,
-                service_token=provider.service_token,
-                resource_type="Custom::HydraDsn",
+            dsn = provider.resource(
+                self, construct_id, resource_type="Custom::HydraDsn", after=[database.security_group],
                 properties={"SourceSecretArn": source.secret_arn, "TargetSecretArn": target.secret_arn,
-                            "MaxConns": str(max_conns), "VerifyLogin": "true"},
-            )
+                            "MaxConns": str(max_conns), "VerifyLogin": "true"})
             # The login proof needs the writer instance and the role.
             dsn.node.add_dependency(database.cluster, roles.roles)
 

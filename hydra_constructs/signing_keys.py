@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import CustomResource, aws_ec2 as ec2
+from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from hydra_functions.signing_keys import KEY_SETS
@@ -33,9 +33,7 @@ class SigningKeys(Construct):
         provider = CustomResourceProvider(self, "Provider", on_event=self.function.function,
                                           log_retention_days=config.log_retention_days)
         # Access tokens are JWTs (STRATEGIES_ACCESS_TOKEN=jwt): they need their own set.
-        self.keys = CustomResource(
-            self, "KeySets", service_token=provider.service_token, resource_type="Custom::HydraSigningKeys",
+        self.keys = provider.resource(
+            self, "KeySets", resource_type="Custom::HydraSigningKeys",
             properties={"AdminUrl": admin_endpoint, "KeySets": list(KEY_SETS),
                         "Algorithm": "RS256", "ConfigurationFingerprint": config.fingerprint})
-        # Its calls go out through rules defined under its security group.
-        self.keys.node.add_dependency(self.function.security_group)

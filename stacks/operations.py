@@ -36,8 +36,8 @@ class OperationsStack(cdk.Stack):
         self.clients = DeclaredClients(self, "DeclaredClients", config=config, vpc=vpc, subnets=private,
                                        admin_endpoint=lbs.admin_endpoint, clients=clients)
         ingress.grant_admin_access(self.clients.function, "declared OAuth2 clients")
-        # Clients are applied once the key sets exist, through rules under the function's group.
-        self.clients.clients.node.add_dependency(self.signing_keys.keys, self.clients.function.security_group)
+        # Clients are applied once the key sets exist.
+        self.clients.clients.node.add_dependency(self.signing_keys.keys)
 
         self.janitor = Janitor(self, "Janitor", config=config, cluster=hydra.cluster, image=hydra.image,
                                subnets=private, security_group=hydra.commands_sg, dsn_secret=secrets.dsn_secret,

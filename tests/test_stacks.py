@@ -101,3 +101,60 @@ def test_routine_changes_move_no_cross_stack_export(dev):
                          hydra_max_conns=4, ttl_access_token="5m", hydra_admin_port=4446, hydra_public_port=4450,
                          janitor_schedule="rate(2 hours)", db_max_capacity=4)
     assert exports(changed) == exports(dev)
+
+
+def _logical_id(value) -> str | None:
+    """The resource a Ref / Fn::GetAtt in the same template names."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return value["Ref"]
+        if "Fn::GetAtt" in value:
+            return value["Fn::GetAtt"][0]
+    return None
+
+
+def network_of_custom_resources(template: dict) -> dict[str, tuple[set[str], set[str]]]:
+    """Custom resource -> (security group rules its traffic needs, its DependsOn): the rules under or
+    into the groups of the function serving it and of the tasks it starts (its SecurityGroups)."""
+    resources = template["Resources"]
+    rules = {lid: r["Properties"] for lid, r in resources.items()
+             if r["Type"] in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress")}
+    found = {}
+    for lid, resource in resources.items():
+        if not resource["Type"].startswith("Custom::"):
+            continue
+        served_by = resources[_logical_id(resource["Properties"]["ServiceToken"])]
+        # The provider framework relays to the function that does the work; CDK's own handlers do it themselves.
+        user = ((served_by["Properties"].get("Environment") or {}).get("Variables") or {}).get(
+            "USER_ON_EVENT_FUNCTION_ARN")
+        handler = resources[_logical_id(user)] if user else served_by
+        groups = {_logical_id(g) for g in (handler["Properties"].get("VpcConfig") or {}).get("SecurityGroupIds", [])}
+        groups |= {_logical_id(g) for g in resource["Properties"].get("SecurityGroups", [])}
+        needed = {rid for rid, p in rules.items()
+                  if groups & {_logical_id(p.get(k)) for k in ("GroupId", "SourceSecurityGroupId",
+                                                             "DestinationSecurityGroupId")}}
+        found[lid] = (needed, set(resource.get("DependsOn", [])))
+    return found
+
+
+def test_custom_resources_run_only_once_their_network_rules_exist(synth):
+    # Otherwise CloudFormation may invoke a VPC function (or start a task) while the rules that let
+    # it reach the database or the admin API are still being created: a deploy that fails at random.
+    checked = 0
+    for part, template in synth.templates.items():
+        for lid, (needed, depends_on) in network_of_custom_resources(template).items():
+            assert needed <= depends_on, f"{part}/{lid} does not wait for {sorted(needed - depends_on)}"
+            checked += bool(needed)
+    assert checked >= 5, "roles, both DSNs, the migration, the key sets and the clients use the network"
+
+
+def test_the_network_check_sees_a_custom_resource_that_does_not_wait():
+    template = {"Resources": {
+        "Sg": {"Type": "AWS::EC2::SecurityGroup", "Properties": {}},
+        "Out": {"Type": "AWS::EC2::SecurityGroupEgress", "Properties": {"GroupId": {"Fn::GetAtt": ["Sg", "GroupId"]}}},
+        "Fn": {"Type": "AWS::Lambda::Function", "Properties": {"VpcConfig": {
+            "SecurityGroupIds": [{"Fn::GetAtt": ["Sg", "GroupId"]}]}}},
+        "Framework": {"Type": "AWS::Lambda::Function", "Properties": {"Environment": {"Variables": {
+            "USER_ON_EVENT_FUNCTION_ARN": {"Fn::GetAtt": ["Fn", "Arn"]}}}}},
+        "Cr": {"Type": "Custom::X", "Properties": {"ServiceToken": {"Fn::GetAtt": ["Framework", "Arn"]}}}}}
+    assert network_of_custom_resources(template) == {"Cr": ({"Out"}, set())}
