@@ -71,23 +71,23 @@ e2e: install $(HYDRA)
 	$(PY) -m pytest tests/e2e
 
 local: install $(HYDRA)
-	$(PY) -m hydra_stack.local
+	$(PY) -m hydra_on_aws.local.stack
 
 bench: install
-	$(PY) -m hydra_stack.bench --env $(ENV)
+	$(PY) -m devtools.bench --env $(ENV)
 
 exposure: install
-	@$(PY) -m hydra_stack.exposure
+	@$(PY) -m hydra_on_aws.boundary.exposure
 
 # STEP is status, append, promote, rekey or drop (see README: Rotating SECRETS_SYSTEM).
 system-secret: install
-	$(PY) -m hydra_stack.system_secret $(STEP) --env $(ENV)
+	$(PY) -m hydra_on_aws.ops.system_secret $(STEP) --env $(ENV)
 
 docs: install
-	$(PY) -m hydra_stack.docs
+	$(PY) -m devtools.docs
 
 snapshot-update: install
-	$(PY) -m pytest tests/test_snapshots.py --snapshot-update
+	$(PY) -m pytest tests/stacks/test_snapshots.py --snapshot-update
 
 constraints: $(PY_STAMP)
 	{ echo '# Every transitive Python pin. Regenerate with `make constraints` after changing requirements*.txt.'; \

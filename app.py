@@ -9,11 +9,11 @@ from typing import Any, Mapping
 import aws_cdk as cdk
 
 from hydra_functions.clients import ClientError
-from hydra_stack.config import (
+from hydra_on_aws.config.settings import (
     ENV_SELECTOR_KEY, ENVIRONMENTS_KEY, ConfigError, HydraConfig, cdk_json_context, load_config,
 )
-from hydra_stack.clients import load_clients
-from hydra_stack.guard import install_guard
+from hydra_on_aws.config.clients import load_clients
+from hydra_on_aws.boundary.guard import install_guard
 from stacks.ingress import IngressStack
 from stacks.operations import OperationsStack
 from stacks.service import ServiceStack

@@ -8,7 +8,7 @@ import aws_cdk as cdk
 from aws_cdk import Validations, aws_ec2 as ec2, aws_logs as logs
 from constructs import IConstruct
 
-from hydra_stack.config import LOG_RETENTION_DAYS
+from hydra_on_aws.config.settings import LOG_RETENTION_DAYS
 
 _RETENTION_NAMES = (
     "ONE_DAY", "THREE_DAYS", "FIVE_DAYS", "ONE_WEEK", "TWO_WEEKS", "ONE_MONTH", "TWO_MONTHS",

@@ -6,7 +6,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
-from hydra_stack.config import HydraConfig
+from hydra_on_aws.config.settings import HydraConfig
 
 from ._util import MANAGED_POLICY, acknowledge, amazon_linux_cpu
 

@@ -6,7 +6,7 @@ from aws_cdk import Duration, RemovalPolicy, Validations, aws_ec2 as ec2, aws_rd
 import aws_cdk as cdk
 from constructs import Construct
 
-from hydra_stack.config import HydraConfig
+from hydra_on_aws.config.settings import HydraConfig
 
 from ._util import LAMBDA_BASIC_EXECUTION, LOG_RETENTION_SINGLETON_ID, acknowledge, kept_in_production, retention
 

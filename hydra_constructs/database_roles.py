@@ -8,7 +8,7 @@ from aws_cdk import Duration, aws_ec2 as ec2, aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from hydra_stack.config import HydraConfig
+from hydra_on_aws.config.settings import HydraConfig
 
 from ._util import kept_in_production
 from .database import DATABASE_NAME, Database

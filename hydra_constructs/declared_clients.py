@@ -8,7 +8,7 @@ from aws_cdk import ArnFormat, Stack, aws_ec2 as ec2, aws_iam as iam
 from constructs import Construct
 
 from hydra_functions.clients import secret_name
-from hydra_stack.config import HydraConfig
+from hydra_on_aws.config.settings import HydraConfig
 
 from ._util import acknowledge, nag_arn
 from .functions import CustomResourceProvider, HydraFunction

@@ -8,7 +8,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn, aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from hydra_stack.config import HydraConfig
+from hydra_on_aws.config.settings import HydraConfig
 
 from ._util import acknowledge, nag_arn, retention
 from .hydra_service import command_environment, fargate_task_definition, hardened_container

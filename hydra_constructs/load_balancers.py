@@ -6,7 +6,7 @@ import aws_cdk as cdk
 from aws_cdk import Duration, Validations, aws_ec2 as ec2, aws_elasticloadbalancingv2 as elbv2
 from constructs import Construct
 
-from hydra_stack.config import HydraConfig
+from hydra_on_aws.config.settings import HydraConfig
 
 
 class HydraLoadBalancers(Construct):

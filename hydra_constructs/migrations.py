@@ -6,7 +6,7 @@ from aws_cdk import ArnFormat, Duration, Stack, aws_ec2 as ec2
 from aws_cdk import aws_iam as iam, aws_rds as rds
 from constructs import Construct
 
-from hydra_stack.config import HydraConfig
+from hydra_on_aws.config.settings import HydraConfig
 
 from ._util import acknowledge, nag_arn, nag_ref
 from .functions import CustomResourceProvider, HydraFunction

@@ -9,8 +9,8 @@ from aws_cdk import aws_events as events, aws_events_targets as events_targets, 
 from aws_cdk import aws_sns as sns, aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from hydra_stack.config import HydraConfig
-from hydra_stack.connections import aurora_postgres_max_connections
+from hydra_on_aws.config.settings import HydraConfig
+from hydra_on_aws.config.connections import aurora_postgres_max_connections
 
 from ._util import kept_in_production
 

@@ -14,7 +14,7 @@ from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
 from constructs import Construct
 
-from hydra_stack.config import HydraConfig
+from hydra_on_aws.config.settings import HydraConfig
 
 from ._util import MANAGED_POLICY, acknowledge, kept_in_production, retention
 from .waf import PublicApiFirewall

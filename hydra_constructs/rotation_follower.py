@@ -7,7 +7,7 @@ from aws_cdk import aws_events_targets as targets, aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from hydra_stack.config import HydraConfig
+from hydra_on_aws.config.settings import HydraConfig
 
 from ._util import acknowledge
 from .database import Database

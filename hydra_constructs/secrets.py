@@ -9,9 +9,9 @@ from aws_cdk import Validations, aws_ec2 as ec2, aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from hydra_stack.config import HydraConfig
+from hydra_on_aws.config.settings import HydraConfig
 
-from hydra_stack.connections import MIGRATION_MAX_CONNS
+from hydra_on_aws.config.connections import MIGRATION_MAX_CONNS
 
 from ._util import kept_in_production
 from .database import Database

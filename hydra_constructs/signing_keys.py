@@ -6,7 +6,7 @@ from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from hydra_functions.signing_keys import KEY_SETS
-from hydra_stack.config import HydraConfig
+from hydra_on_aws.config.settings import HydraConfig
 
 from .functions import CustomResourceProvider, HydraFunction
 

@@ -7,7 +7,7 @@ from typing import Any
 from aws_cdk import ArnFormat, Stack, aws_apigateway as apigw, aws_logs as logs, aws_wafv2 as wafv2
 from constructs import Construct
 
-from hydra_stack.config import HydraConfig
+from hydra_on_aws.config.settings import HydraConfig
 
 from ._util import kept_in_production, retention
 

@@ -10,7 +10,7 @@ from hydra_constructs.bastion import Bastion
 from hydra_constructs.load_balancers import HydraLoadBalancers
 from hydra_constructs.network import Network
 from hydra_constructs.public_api import PublicApi
-from hydra_stack.config import HydraConfig
+from hydra_on_aws.config.settings import HydraConfig
 
 from .stateful import StatefulStack
 

@@ -11,7 +11,7 @@ from hydra_constructs.monitoring import Monitoring, Signals
 from hydra_constructs.network import Network
 from hydra_constructs.rotation_follower import RotationFollower
 from hydra_constructs.signing_keys import SigningKeys
-from hydra_stack.config import HydraConfig
+from hydra_on_aws.config.settings import HydraConfig
 
 from .ingress import IngressStack
 from .service import ServiceStack

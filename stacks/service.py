@@ -8,7 +8,7 @@ from constructs import Construct
 from hydra_constructs.hydra_service import HydraService
 from hydra_constructs.migrations import HydraMigrations
 from hydra_constructs.network import Network
-from hydra_stack.config import HydraConfig
+from hydra_on_aws.config.settings import HydraConfig
 
 from .ingress import IngressStack
 from .stateful import StatefulStack

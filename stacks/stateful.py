@@ -9,7 +9,7 @@ from hydra_constructs.database import Database
 from hydra_constructs.database_roles import DatabaseRoles
 from hydra_constructs.network import Network
 from hydra_constructs.secrets import HydraSecrets
-from hydra_stack.config import HydraConfig
+from hydra_on_aws.config.settings import HydraConfig
 
 
 class StatefulStack(cdk.Stack):

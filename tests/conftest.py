@@ -18,10 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 from app import build_app  # noqa: E402
-from hydra_stack.config import ENVIRONMENTS_KEY, HydraConfig, cdk_json_context, load_config  # noqa: E402
-from hydra_stack.from_templates import network_from_templates  # noqa: E402
-from hydra_stack.templates import AppTemplates  # noqa: E402
-from hydra_stack.trust_boundary import Network  # noqa: E402
+from hydra_on_aws.config.settings import ENVIRONMENTS_KEY, HydraConfig, cdk_json_context, load_config  # noqa: E402
+from hydra_on_aws.boundary.from_templates import network_from_templates  # noqa: E402
+from hydra_on_aws.boundary.templates import AppTemplates  # noqa: E402
+from hydra_on_aws.boundary.trust_boundary import Network  # noqa: E402
 
 PARTS = ("Stateful", "Ingress", "Service", "Operations")
 
@@ -135,3 +135,19 @@ def stack_with_outputs(session, name: str, outputs: dict[str, str], tags: list[d
                 "Outputs": {k: {"Value": v} for k, v in outputs.items()}}
     session.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(template),
                                                   Tags=tags or [])
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL for the session: TLS only and SCRAM, like Aurora with rds.force_ssl."""
+    from hydra_on_aws.local.postgres import LocalPostgres, PostgresUnavailable
+    # Its own directory under /tmp: pytest's tmp dirs are private to root, and
+    # the server runs as the postgres user when the tests run as root.
+    server = LocalPostgres()
+    try:
+        server.start()
+    except PostgresUnavailable as error:
+        server.cleanup()
+        pytest.fail(f"PostgreSQL could not be started, so the database tests cannot run: {error}")
+    yield server
+    server.cleanup()

@@ -1,6 +1,6 @@
 """Declarative OAuth2 clients: validate a client file, then make Hydra's admin API match it.
 
-Shared by the command line (``python -m hydra_stack.clients``) and the custom
+Shared by the command line (``python -m hydra_on_aws.ops.clients``) and the custom
 resource that applies the environment's clients on every deploy. Standard
 library only (plus boto3 in AWS, for confidential clients' secrets).
 """

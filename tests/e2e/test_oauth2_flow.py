@@ -24,15 +24,16 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from hydra_functions.clients import AdminApi, apply, validate_client
 from hydra_functions.dsn import parse_dsn
-from hydra_stack import clients as cli
-from hydra_stack.clients import load_clients
-from hydra_stack.local import LocalStack, LocalStackError, task_environment
-from hydra_stack.local_postgres import PostgresUnavailable
-from hydra_stack.login_app import User, hash_password
-from hydra_stack.resource_server import serve_in_thread
-from hydra_stack.tokens import InvalidToken, TokenValidator, fetch_json
+from hydra_on_aws.config import clients as declared_clients
+from hydra_on_aws.ops import clients as cli
+from hydra_on_aws.config.clients import load_clients
+from hydra_on_aws.local.stack import LocalStack, LocalStackError, task_environment
+from hydra_on_aws.local.postgres import PostgresUnavailable
+from hydra_on_aws.local.login_app import User, hash_password
+from hydra_on_aws.tokens.resource_server import serve_in_thread
+from hydra_on_aws.tokens.validator import InvalidToken, TokenValidator, fetch_json
 
-from ..conftest import ROOT, synthesize
+from tests.conftest import ROOT, synthesize
 
 pytestmark = pytest.mark.e2e
 
@@ -366,11 +367,11 @@ def test_changes_are_shown_then_applied_and_extra_clients_kept_unless_pruned(sta
 
 def test_the_command_line_shows_dry_runs_prints_a_new_secret_once_and_prunes_on_request(stack, tmp_path,
                                                                                         monkeypatch, capsys):
-    declared = json.loads((cli.CLIENTS_DIR / "dev.json").read_text())
+    declared = json.loads((declared_clients.CLIENTS_DIR / "dev.json").read_text())
     extra = {"client_id": "nightly-export", "grant_types": ["client_credentials"], "scope": "reports",
              "token_endpoint_auth_method": "client_secret_post"}
     (tmp_path / "dev.json").write_text(json.dumps({"clients": declared["clients"] + [extra]}))
-    monkeypatch.setattr(cli, "CLIENTS_DIR", tmp_path)
+    monkeypatch.setattr(declared_clients, "CLIENTS_DIR", tmp_path)
     run = ["apply", "--env", "dev", "--admin-url", stack.admin_url]
     assert cli.main(run + ["--dry-run"]) == 0
     assert capsys.readouterr().out.splitlines() == ["would create nightly-export"]
@@ -381,7 +382,7 @@ def test_the_command_line_shows_dry_runs_prints_a_new_secret_once_and_prunes_on_
     assert out[-1] == "+ create nightly-export" and len(secret_line.rsplit(": ", 1)[1]) >= 64
     assert cli.main(run) == 0
     assert capsys.readouterr().out.strip() == "no changes", "shown once: never again"
-    monkeypatch.setattr(cli, "CLIENTS_DIR", ROOT / "clients")
+    monkeypatch.setattr(declared_clients, "CLIENTS_DIR", ROOT / "clients")
     assert cli.main(run) == 0
     assert "keep nightly-export: not in the file (--prune deletes it)" in capsys.readouterr().out
     assert cli.main(run + ["--prune"]) == 0

@@ -1,0 +1,318 @@
+"""A reference login and consent app: the identity provider's side of Hydra.
+
+    HYDRA_ADMIN_API=http://localhost:4445 python -m hydra_on_aws.local.login_app --users users.json --port 3000
+    python -m hydra_on_aws.local.login_app hash-password          # makes a users.json entry
+
+It does what the architecture guide's Laravel example does, with the standard
+library only: on ``login_challenge`` it fetches the login request from the
+admin API, accepts at once when Hydra says ``skip``, otherwise shows a form,
+checks the password against a small user store (PBKDF2-SHA256 hashes) and
+accepts with ``subject``, ``remember`` and ``remember_for``. On
+``consent_challenge`` it accepts when Hydra says ``skip`` or the client has
+``skip_consent`` (otherwise it asks), granting the requested scopes and
+access-token audience and the ID-token claims of the ``profile`` and
+``email`` scopes. It handles logout and Hydra's error page. A bad or expired
+challenge gets an error page, never a traceback. It talks to Hydra only
+through ``HYDRA_ADMIN_API``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import hashlib
+import hmac
+import html
+import json
+import os
+import secrets
+import sys
+import threading
+import urllib.parse
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from hydra_functions.clients import AdminApi, AdminError
+
+PBKDF2_ITERATIONS = 310_000
+REMEMBER_FOR = 3600
+
+
+def hash_password(password: str, *, iterations: int = PBKDF2_ITERATIONS, salt: bytes | None = None) -> str:
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    return f"pbkdf2_sha256${iterations}${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, encoded: str) -> bool:
+    try:
+        scheme, iterations, salt, digest = encoded.split("$")
+    except ValueError:
+        return False
+    if scheme != "pbkdf2_sha256":
+        return False
+    candidate = hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(salt), int(iterations))
+    return hmac.compare_digest(candidate.hex(), digest)
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    subject: str
+    password: str          # an encoded hash, never the password
+    email: str = ""
+    name: str = ""
+
+
+class UserStore:
+    def __init__(self, users: list[User]) -> None:
+        self.users = {u.username: u for u in users}
+        self._dummy = hash_password(secrets.token_hex(8), iterations=PBKDF2_ITERATIONS)
+
+    @classmethod
+    def load(cls, path: str) -> "UserStore":
+        with open(path) as handle:
+            return cls([User(**u) for u in json.load(handle)["users"]])
+
+    def authenticate(self, username: str, password: str) -> User | None:
+        user = self.users.get(username)
+        # Hash even for unknown users, so timing does not reveal who exists.
+        ok = verify_password(password, user.password if user else self._dummy)
+        return user if user and ok else None
+
+    def by_subject(self, subject: str) -> User | None:
+        return next((u for u in self.users.values() if u.subject == subject), None)
+
+
+class HydraAdmin:
+    """The three request families of the login/consent protocol, on Hydra's admin API."""
+
+    class ChallengeError(Exception):
+        def __init__(self, status: int, message: str, redirect_to: str | None = None) -> None:
+            super().__init__(message)
+            self.status, self.redirect_to = status, redirect_to
+
+    def __init__(self, url: str) -> None:
+        self.api = AdminApi(url, timeout=10)
+
+    def _call(self, method: str, path: str, challenge_name: str, challenge: str, body: Any = None) -> dict:
+        query = urllib.parse.urlencode({challenge_name: challenge})
+        try:
+            status, answer, _ = self.api.request(method, f"/admin/oauth2/auth/requests/{path}?{query}", body)
+        except AdminError:
+            raise self.ChallengeError(502, "Hydra's admin API cannot be reached") from None
+        if status < 300:
+            return answer
+        detail = answer if isinstance(answer, dict) else {}
+        if status == 410 and detail.get("redirect_to"):
+            # Already handled (say, a double submit): Hydra says where to go on.
+            raise self.ChallengeError(410, "this request was already handled", detail["redirect_to"])
+        raise self.ChallengeError(status, {404: "unknown or expired request", 400: "malformed request"}.get(
+            status, f"Hydra answered HTTP {status}"))
+
+    def get(self, kind: str, challenge: str) -> dict:
+        return self._call("GET", kind, f"{kind}_challenge", challenge)
+
+    def accept(self, kind: str, challenge: str, body: dict | None = None) -> str:
+        return self._call("PUT", f"{kind}/accept", f"{kind}_challenge", challenge, body or {})["redirect_to"]
+
+    def reject(self, kind: str, challenge: str, error: str, description: str) -> str:
+        return self._call("PUT", f"{kind}/reject", f"{kind}_challenge", challenge,
+                          {"error": error, "error_description": description})["redirect_to"]
+
+
+def id_token_claims(user: User | None, scopes: list[str]) -> dict[str, Any]:
+    claims: dict[str, Any] = {}
+    if user and "email" in scopes and user.email:
+        claims.update(email=user.email, email_verified=True)
+    if user and "profile" in scopes and user.name:
+        claims["name"] = user.name
+    return claims
+
+
+PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title></head>
+<body><main><h1>{title}</h1>{body}</main></body></html>"""
+
+
+class LoginApp:
+    def __init__(self, admin: HydraAdmin, users: UserStore, *, remember_for: int = REMEMBER_FOR) -> None:
+        self.admin, self.users, self.remember_for = admin, users, remember_for
+        self._csrf_key = secrets.token_bytes(32)
+
+    def csrf(self, challenge: str) -> str:
+        return hmac.new(self._csrf_key, challenge.encode(), hashlib.sha256).hexdigest()
+
+    # Each handler returns (status, headers, body).
+    def login_form(self, challenge: str, error: str = "") -> tuple[int, dict, str]:
+        body = (f'<p role="alert">{html.escape(error)}</p>' if error else "") + f"""
+<form method="post" action="/login">
+<input type="hidden" name="login_challenge" value="{html.escape(challenge)}">
+<input type="hidden" name="csrf" value="{self.csrf(challenge)}">
+<label>User <input name="username" autocomplete="username" required></label>
+<label>Password <input name="password" type="password" autocomplete="current-password" required></label>
+<label><input type="checkbox" name="remember" value="1"> Remember me</label>
+<button name="action" value="login">Log in</button> <button name="action" value="deny">Deny</button>
+</form>"""
+        return 401 if error else 200, {}, PAGE.format(title="Log in", body=body)
+
+    def get_login(self, query: dict) -> tuple[int, dict, str]:
+        challenge = query.get("login_challenge", "")
+        if not challenge:
+            return self.error_page(400, "This page needs a login_challenge from Hydra.")
+        request = self.admin.get("login", challenge)
+        if request.get("skip"):
+            # Hydra already knows this user: accept with the same subject, no form.
+            return self.redirect(self.admin.accept("login", challenge, {"subject": request["subject"]}))
+        return self.login_form(challenge)
+
+    def post_login(self, form: dict) -> tuple[int, dict, str]:
+        challenge = form.get("login_challenge", "")
+        if not challenge or not hmac.compare_digest(form.get("csrf", ""), self.csrf(challenge)):
+            return self.error_page(400, "The form expired or did not come from this page. Start again.")
+        if form.get("action") == "deny":
+            return self.redirect(self.admin.reject("login", challenge, "access_denied", "The user denied the request"))
+        self.admin.get("login", challenge)  # still a live request?
+        user = self.users.authenticate(form.get("username", ""), form.get("password", ""))
+        if user is None:
+            return self.login_form(challenge, "Unknown user or wrong password.")
+        return self.redirect(self.admin.accept("login", challenge, {
+            "subject": user.subject, "remember": form.get("remember") == "1", "remember_for": self.remember_for}))
+
+    def _grant(self, challenge: str, request: dict, remember: bool) -> str:
+        scopes = request.get("requested_scope", [])
+        user = self.users.by_subject(request.get("subject", ""))
+        return self.admin.accept("consent", challenge, {
+            "grant_scope": scopes,
+            "grant_access_token_audience": request.get("requested_access_token_audience", []),
+            "remember": remember, "remember_for": self.remember_for,
+            "session": {"id_token": id_token_claims(user, scopes)}})
+
+    def get_consent(self, query: dict) -> tuple[int, dict, str]:
+        challenge = query.get("consent_challenge", "")
+        if not challenge:
+            return self.error_page(400, "This page needs a consent_challenge from Hydra.")
+        request = self.admin.get("consent", challenge)
+        if request.get("skip") or (request.get("client") or {}).get("skip_consent"):
+            return self.redirect(self._grant(challenge, request, remember=False))
+        client = request.get("client") or {}
+        scopes = "".join(f"<li>{html.escape(s)}</li>" for s in request.get("requested_scope", []))
+        body = f"""<p>{html.escape(client.get("client_name") or client.get("client_id", "An application"))}
+asks for:</p><ul>{scopes}</ul>
+<form method="post" action="/consent">
+<input type="hidden" name="consent_challenge" value="{html.escape(challenge)}">
+<input type="hidden" name="csrf" value="{self.csrf(challenge)}">
+<label><input type="checkbox" name="remember" value="1"> Remember this decision</label>
+<button name="action" value="allow">Allow</button> <button name="action" value="deny">Deny</button>
+</form>"""
+        return 200, {}, PAGE.format(title="Allow access?", body=body)
+
+    def post_consent(self, form: dict) -> tuple[int, dict, str]:
+        challenge = form.get("consent_challenge", "")
+        if not challenge or not hmac.compare_digest(form.get("csrf", ""), self.csrf(challenge)):
+            return self.error_page(400, "The form expired or did not come from this page. Start again.")
+        if form.get("action") != "allow":
+            return self.redirect(self.admin.reject("consent", challenge, "access_denied", "The user denied access"))
+        return self.redirect(self._grant(challenge, self.admin.get("consent", challenge), form.get("remember") == "1"))
+
+    def get_logout(self, query: dict) -> tuple[int, dict, str]:
+        challenge = query.get("logout_challenge", "")
+        if not challenge:
+            return self.error_page(400, "This page needs a logout_challenge from Hydra.")
+        self.admin.get("logout", challenge)
+        return self.redirect(self.admin.accept("logout", challenge))
+
+    def get_error(self, query: dict) -> tuple[int, dict, str]:
+        return self.error_page(400, f"{query.get('error', 'error')}: {query.get('error_description', '')}")
+
+    @staticmethod
+    def redirect(location: str) -> tuple[int, dict, str]:
+        return 302, {"Location": location}, ""
+
+    @staticmethod
+    def error_page(status: int, message: str) -> tuple[int, dict, str]:
+        return status, {}, PAGE.format(title="Something went wrong", body=f"<p>{html.escape(message)}</p>")
+
+    def handle(self, method: str, path: str, query: dict, form: dict) -> tuple[int, dict, str]:
+        routes = {("GET", "/login"): lambda: self.get_login(query), ("POST", "/login"): lambda: self.post_login(form),
+                  ("GET", "/consent"): lambda: self.get_consent(query),
+                  ("POST", "/consent"): lambda: self.post_consent(form),
+                  ("GET", "/logout"): lambda: self.get_logout(query), ("GET", "/error"): lambda: self.get_error(query)}
+        route = routes.get((method, path))
+        if route is None:
+            return self.error_page(404, "Not found.")
+        try:
+            return route()
+        except HydraAdmin.ChallengeError as error:
+            if error.redirect_to:
+                return self.redirect(error.redirect_to)
+            return self.error_page(error.status if error.status < 500 else 502,
+                                   f"This login request cannot continue ({error}). Start again from the app.")
+        except Exception:  # never a traceback in the browser
+            return self.error_page(500, "Unexpected error. Start again from the app.")
+
+
+def make_server(app: LoginApp, host: str, port: int) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def _respond(self, method: str) -> None:
+            parts = urllib.parse.urlsplit(self.path)
+            query = dict(urllib.parse.parse_qsl(parts.query))
+            form = {}
+            if method == "POST":
+                length = min(int(self.headers.get("Content-Length") or 0), 64 * 1024)
+                form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode(errors="replace")))
+            status, headers, body = app.handle(method, parts.path, query, form)
+            payload = body.encode()
+            self.send_response(status)
+            headers = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
+                       "X-Frame-Options": "DENY", "Content-Security-Policy": "default-src 'none'; form-action 'self'",
+                       **headers}
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_GET(self):  # noqa: N802
+            self._respond("GET")
+
+        def do_POST(self):  # noqa: N802
+            self._respond("POST")
+
+        def log_message(self, fmt, *args):  # no query strings (challenges) in logs
+            sys.stderr.write(f"login-app {self.command} {urllib.parse.urlsplit(self.path).path} {args[1] if len(args) > 1 else ''}\n")
+
+    return ThreadingHTTPServer((host, port), Handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hydra_on_aws.local.login_app", description=__doc__.splitlines()[0])
+    parser.add_argument("command", nargs="?", choices=["serve", "hash-password"], default="serve")
+    parser.add_argument("--users", default="users.json")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=3000)
+    args = parser.parse_args(argv)
+    if args.command == "hash-password":
+        print(hash_password(getpass.getpass("Password: ")))
+        return 0
+    admin_url = os.environ.get("HYDRA_ADMIN_API")
+    if not admin_url:
+        print("HYDRA_ADMIN_API is not set (the admin API, e.g. http://localhost:4445)", file=sys.stderr)
+        return 2
+    server = make_server(LoginApp(HydraAdmin(admin_url), UserStore.load(args.users)), args.host, args.port)
+    print(f"login/consent app on http://{args.host}:{server.server_address[1]} (admin API {admin_url})")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def serve_in_thread(app: LoginApp, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
+    server = make_server(app, host, port)
+    threading.Thread(target=server.serve_forever, daemon=True, name="login-app").start()
+    return server
+
+
+if __name__ == "__main__":
+    sys.exit(main())

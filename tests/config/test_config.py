@@ -1,0 +1,149 @@
+"""Configuration: one frozen object per environment; bad input names key, value and expected form."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from hydra_on_aws.config.settings import ConfigError, load_config, settings_fields
+
+from app import build_app
+
+from tests.conftest import ROOT, context_for
+
+
+def error_for(env: str = "dev", **overrides) -> ConfigError:
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(context_for(env, **overrides))
+    return excinfo.value
+
+
+def test_cdk_json_environments_load_and_are_frozen():
+    for env in ("dev", "prod"):
+        config = load_config(context_for(env))
+        assert config.env_name == env
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            config.vpc_cidr = "10.0.0.0/16"  # type: ignore[misc]
+
+
+def test_default_environment_is_dev_and_environment_agnostic():
+    context = context_for("dev")
+    del context["env"]
+    config = load_config(context)
+    assert config.env_name == "dev"
+    assert config.env_agnostic, "the default must synthesize with no account or credentials"
+
+
+def test_token_lifetime_defaults_are_short():
+    config = load_config(context_for("prod"))
+    assert config.ttl_access_token == "15m"
+    assert config.ttl_auth_code == "10m"
+
+
+@pytest.mark.parametrize("overrides, key, expected_fragment", [
+    ({"urls_login": "http://login.example.com/login"}, "urls_login", "https://"),
+    ({"urls_consent": "login.example.com/consent"}, "urls_consent", "https://"),
+    ({"domain_name": "https://auth.example.com/", "certificate_arn": None}, "domain_name", "DNS name"),
+    ({"domain_name": "auth_example.com"}, "domain_name", "DNS name"),
+    ({"vpc_cidr": "10.40.0.0/33"}, "vpc_cidr", "CIDR"),
+    ({"vpc_cidr": "10.40.0.1/16"}, "vpc_cidr", "CIDR"),
+    ({"vpc_cidr": "8.8.0.0/16"}, "vpc_cidr", "private"),
+    ({"admin_allowed_cidrs": ["0.0.0.0/0"]}, "admin_allowed_cidrs[0]", "private"),
+    ({"admin_allowed_cidrs": ["10.0.0.0/8"]}, "admin_allowed_cidrs[0]", "whole VPC"),
+    ({"db_min_capacity": 4, "db_max_capacity": 2}, "db_min_capacity", "at most db_max_capacity"),
+    ({"db_max_capacity": 0.7}, "db_max_capacity", "steps of 0.5"),
+    ({"ttl_access_token": "15 minutes"}, "ttl_access_token", "Go duration"),
+    ({"ttl_auth_code": "0s"}, "ttl_auth_code", "positive"),
+    ({"ttl_access_token": "1000h"}, "ttl_access_token", "no longer than ttl_refresh_token"),
+    ({"hydra_image": "oryd/hydra"}, "hydra_image", "tag or digest"),
+    ({"hydra_user": "0"}, "hydra_user", "non-root"),
+    ({"hydra_memory": 8192}, "hydra_memory", "for hydra_cpu 256"),
+    ({"hydra_min_tasks": 3, "hydra_max_tasks": 2}, "hydra_min_tasks", "at most hydra_max_tasks"),
+    ({"hydra_admin_port": 4444}, "hydra_admin_port", "different from hydra_public_port"),
+    ({"nat": "none"}, "nat", "'gateway', 'instance'"),
+    ({"log_retention_days": 10}, "log_retention_days", "retention in days"),
+    ({"domain_name": "auth.example.com"}, "certificate_arn", "hosted_zone_id"),
+    ({"domain_name": "auth.example.com", "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
+      "hosted_zone_name": "other.org"}, "domain_name", "inside hosted_zone_name"),
+    ({"certificate_arn": "arn:aws:acm:eu-west-1:123456789012:certificate/0b1f2c3d-4e5f-6789-abcd-ef0123456789"},
+     "certificate_arn", "null when domain_name is null"),
+    ({"account": "123456789012"}, "region", "set together"),
+    ({"account": "123456789012", "region": "eu-west-1"}, "availability_zones", "no lookups"),
+    ({"max_azs": 3}, "max_azs", "environment-agnostic"),
+    ({"cors_allowed_origins": ["*"]}, "cors_allowed_origins[0]", "no wildcard"),
+    ({"vpc_cidrr": "10.0.0.0/16"}, "vpc_cidrr", "no such setting"),
+    ({"hydra_max_conns": 100, "hydra_max_tasks": 10}, "hydra_max_conns", "within Aurora's max_connections"),
+])
+def test_bad_values_name_key_value_and_expected_form(overrides, key, expected_fragment):
+    error = error_for(**overrides)
+    assert error.key == f"hydra:environments.dev.{key}"
+    assert expected_fragment in error.expected
+    message = str(error)
+    assert message.startswith(error.key) and repr(error.value) in message
+
+
+@pytest.mark.parametrize("overrides, key", [
+    ({"hydra_min_tasks": 1}, "hydra_min_tasks"),
+    ({"db_deletion_protection": False}, "db_deletion_protection"),
+    ({"db_removal_policy": "destroy"}, "db_removal_policy"),
+    ({"db_backup_retention_days": 7}, "db_backup_retention_days"),
+    ({"waf_enabled": False}, "waf_enabled"),
+    ({"nat": "instance"}, "nat"),
+])
+def test_production_floors_cannot_be_lowered(overrides, key):
+    assert error_for("prod", **overrides).key == f"hydra:environments.prod.{key}"
+
+
+def test_unknown_environment_lists_the_known_ones():
+    context = context_for("dev")
+    context["env"] = "staging"
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(context)
+    assert excinfo.value.key == "env"
+    assert "dev, prod" in excinfo.value.expected
+
+
+def test_required_settings_are_reported_missing():
+    context = context_for("dev")
+    del context["hydra:environments"]["dev"]["urls_login"]
+    with pytest.raises(ConfigError, match=r"urls_login: got None; expected a value \(required\)"):
+        load_config(context)
+
+
+def test_every_setting_has_a_meaning():
+    for f in settings_fields():
+        assert f.metadata["doc"].strip(), f"{f.name} has no documentation"
+
+
+def test_synthesis_stops_with_the_error_and_no_traceback(tmp_path):
+    """`python app.py` (what `cdk synth` runs) exits 2 with one clear line."""
+    context = context_for("dev", urls_login="http://insecure.example.com/login")
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2
+    assert "configuration error: hydra:environments.dev.urls_login: got 'http://insecure.example.com/login'" \
+        in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not list(tmp_path.glob("*.template.json")), "nothing may be half-synthesized"
+
+
+def test_readme_configuration_reference_matches_the_code():
+    from devtools.docs import README, config_reference, readme_section
+    assert readme_section(README.read_text(), "config-reference") == config_reference(), \
+        "run `make docs` and commit README.md"
+
+
+def test_synthesis_stops_when_the_worst_case_could_exhaust_the_databases_connections():
+    # 2 generations x 10 tasks x 30 connections = 600 > 2 ACU's max_connections (a few hundred).
+    with pytest.raises(ConfigError) as excinfo:
+        build_app(context_for("dev", hydra_max_conns=30, hydra_max_tasks=10))
+    message = str(excinfo.value)
+    assert "hydra_max_conns" in message and "600 (2 x 10 tasks x max_conns 30)" in message, message
+    assert "lower hydra_max_conns or hydra_max_tasks, or raise db_max_capacity" in message
+    load_config(context_for("dev", hydra_max_conns=30, hydra_max_tasks=10, db_max_capacity=16))  # enough room
