@@ -18,11 +18,13 @@ HYDRA := .cache/bin/hydra
 HYDRA_VERSION := $(shell awk '$$1 == "github.com/ory/hydra/v2" {print $$2}' tools/hydra/go.mod)
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help install hydra local e2e synth test bench exposure system-secret docs snapshot-update constraints clean
+.PHONY: help install hydra local e2e synth test test-fast test-cost bench exposure system-secret docs snapshot-update constraints clean
 
 help:
 	@echo "make synth [ENV=dev|prod]  synthesize one environment offline, then cfn-lint it"
 	@echo "make test                  the whole test suite (what CI runs), the end-to-end flow included"
+	@echo "make test-fast             the fast layer only: no real processes, a handful of syntheses"
+	@echo "make test-cost             the fast layer, with the syntheses each test file costs"
 	@echo "make e2e                   only the OAuth2 flow against a real Hydra, PostgreSQL and nginx"
 	@echo "make local                 the dev stack's Hydra on this machine, with TLS and the login app"
 	@echo "make hydra                 build Ory Hydra $(HYDRA_VERSION) from the Go module proxy"
@@ -66,6 +68,12 @@ synth: install
 
 test: install $(HYDRA)
 	$(PY) -m pytest
+
+test-fast: install
+	$(PY) -m pytest -m "not slow"
+
+test-cost: install
+	$(PY) -m pytest -m "not slow" -p devtools.synth_cost -q --durations=10
 
 e2e: install $(HYDRA)
 	$(PY) -m pytest tests/e2e

@@ -40,8 +40,10 @@ def config_reference() -> str:
 
 
 def exposure_dev() -> str:
+    from app import build_app
     from hydra_on_aws.boundary.exposure import environment_network, render
-    return render("dev", environment_network("dev"))
+    templates = {s.stack_name: s.template for s in build_app({"env": "dev"}).synth().stacks}
+    return render("dev", environment_network("dev", templates))
 
 
 SECTIONS: dict[str, Callable[[], str]] = {"config-reference": config_reference, "exposure:dev": exposure_dev}

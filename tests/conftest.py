@@ -6,7 +6,7 @@ import copy
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,14 @@ from hydra_on_aws.boundary.templates import AppTemplates  # noqa: E402
 from hydra_on_aws.boundary.trust_boundary import Network  # noqa: E402
 
 PARTS = ("Stateful", "Ingress", "Service", "Operations")
+SLOW_MARKERS = ("cli", "postgres", "e2e", "scanner", "synth_heavy")
+
+
+def pytest_collection_modifyitems(items):
+    """The slow layer is every test with a slow marker: `pytest -m "not slow"` runs the fast one."""
+    for item in items:
+        if any(item.get_closest_marker(name) for name in SLOW_MARKERS):
+            item.add_marker(pytest.mark.slow)
 
 
 @dataclass
@@ -31,11 +39,13 @@ class Synthesized:
     """One synthesized app: its configuration, templates and the template model."""
     config: HydraConfig
     app: Any
-    templates: dict[str, dict]  # by part: Stateful / Ingress / Service
+    templates: dict[str, dict]  # by part: Stateful / Ingress / Service / Operations
+    others: dict[str, dict] = field(default_factory=dict)  # templates of stacks beside ours, by stack name
 
     @cached_property
     def model(self) -> AppTemplates:
-        return AppTemplates({f"{self.config.stack_prefix}-{p}": t for p, t in self.templates.items()})
+        return AppTemplates({**{f"{self.config.stack_prefix}-{p}": t for p, t in self.templates.items()},
+                             **self.others})
 
     @cached_property
     def network(self) -> Network:
@@ -59,16 +69,21 @@ def context_for(env: str, **overrides: Any) -> dict[str, Any]:
 _CACHE: dict[str, Synthesized] = {}
 
 
+def _synthesized(app, context: dict[str, Any]) -> Synthesized:
+    assembly = app.synth()
+    config = load_config(context)
+    ours = {f"{config.stack_prefix}-{p}": p for p in PARTS}
+    templates = {p: assembly.get_stack_by_name(name).template for name, p in ours.items()}
+    others = {s.stack_name: s.template for s in assembly.stacks if s.stack_name not in ours}
+    return Synthesized(config=config, app=app, templates=templates, others=others)
+
+
 def synthesize(env: str, **overrides: Any) -> Synthesized:
     """Build and synthesize once per distinct configuration."""
     key = json.dumps([env, overrides], sort_keys=True)
     if key not in _CACHE:
         context = context_for(env, **overrides)
-        app = build_app(context)
-        assembly = app.synth()
-        config = load_config(context)
-        templates = {p: assembly.get_stack_by_name(f"{config.stack_prefix}-{p}").template for p in PARTS}
-        _CACHE[key] = Synthesized(config=config, app=app, templates=templates)
+        _CACHE[key] = _synthesized(build_app(context), context)
     return _CACHE[key]
 
 
@@ -101,6 +116,45 @@ DOMAIN_VARIANT = dict(
 @pytest.fixture(scope="session")
 def dev_domain() -> Synthesized:
     return synthesize("dev", **DOMAIN_VARIANT)
+
+
+# The other side of each optional choice: a domain with an existing certificate (no zone), a
+# distroless image without the container health check, an alarm e-mail address.
+CERTIFICATE_VARIANT = dict(
+    domain_name="auth.example.org",
+    certificate_arn="arn:aws:acm:eu-west-1:123456789012:certificate/0b1f2c3d-4e5f-6789-abcd-ef0123456789",
+    hydra_health_check=False, hydra_image="oryd/hydra:v26.2.0-distroless", alarm_email="oncall@example.com",
+)
+
+
+@pytest.fixture(scope="session")
+def dev_certificate() -> Synthesized:
+    return synthesize("dev", **CERTIFICATE_VARIANT)
+
+
+@pytest.fixture(scope="session")
+def dev_with_neighbours() -> Synthesized:
+    """The dev app with what a platform team legitimately adds beside it: the login app in its own stack
+    granted the admin API, an operations tool's group, trusted private ranges, a rule from the VPC's own
+    range, an unrelated internet-facing ALB. It must synthesize (cdk-nag off: the toy ALB is not ours)."""
+    from aws_cdk import aws_ec2 as ec2, aws_elasticloadbalancingv2 as elbv2
+    from aws_cdk import aws_elasticloadbalancingv2_targets as elbv2_targets, aws_lambda as lambda_
+    import aws_cdk as cdk
+    context = {**context_for("dev", admin_allowed_cidrs=["10.50.0.0/24", "10.40.64.0/20"]), "hydra:nag": False}
+    app = build_app(context)
+    stateful, ingress = app.node.find_child("Hydra-dev-Stateful"), app.node.find_child("Hydra-dev-Ingress")
+    vpc, lbs = stateful.network.vpc, ingress.load_balancers
+    login = cdk.Stack(app, "LoginApp")
+    ingress.grant_admin_access(ec2.SecurityGroup(login, "LoginAppSg", vpc=vpc, allow_all_outbound=False),
+                               "login/consent app")
+    ingress.grant_admin_access(ec2.SecurityGroup(ingress, "OpsTooling", vpc=vpc), "operations tooling")
+    ec2.CfnSecurityGroupIngress(ingress, "FromTheVpc", group_id=lbs.admin_nlb_sg.security_group_id,
+                                ip_protocol="tcp", from_port=4445, to_port=4445, cidr_ip=vpc.vpc_cidr_block)
+    status = lambda_.Function(ingress, "Status", runtime=lambda_.Runtime.PYTHON_3_14, handler="index.handler",
+                              code=lambda_.Code.from_inline("def handler(event, context): return {}"))
+    alb = elbv2.ApplicationLoadBalancer(ingress, "StatusAlb", vpc=vpc, internet_facing=True)
+    alb.add_listener("Http", port=80, open=False).add_targets("Fn", targets=[elbv2_targets.LambdaTarget(status)])
+    return _synthesized(app, context)
 
 
 MOTO_REGION = "eu-west-1"

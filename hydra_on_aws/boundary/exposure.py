@@ -10,10 +10,13 @@ import argparse
 import re
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
-from hydra_on_aws.config.settings import ENVIRONMENTS_KEY, cdk_json_context
+from hydra_on_aws.boundary.assembly import SynthesisFailed, read_assembly, synthesize
+from hydra_on_aws.boundary.from_templates import network_from_templates
+from hydra_on_aws.boundary.templates import AppTemplates
 from hydra_on_aws.boundary.trust_boundary import Analysis, Group, LoadBalancer, Network, Workload
-
+from hydra_on_aws.config.settings import ENVIRONMENTS_KEY, cdk_json_context, load_config
 
 
 @dataclass(frozen=True)
@@ -136,24 +139,30 @@ def render(env_name: str, net: Network) -> str:
     return "\n".join(lines)
 
 
-def environment_network(env_name: str) -> Network:
-    from app import build_app
-    from hydra_on_aws.config.settings import load_config
-    from hydra_on_aws.boundary.from_templates import network_from_templates
-    from hydra_on_aws.boundary.templates import AppTemplates
-
-    app = build_app({"env": env_name})
-    config = load_config({"env": env_name, ENVIRONMENTS_KEY: app.node.try_get_context(ENVIRONMENTS_KEY)})
-    templates = {s.stack_name: s.template for s in app.synth().stacks}
+def environment_network(env_name: str, templates: dict[str, dict] | None = None) -> Network:
+    """The network of ``env_name``: from ``templates`` (by stack name), or from a fresh synthesis."""
+    config = load_config({"env": env_name, ENVIRONMENTS_KEY: cdk_json_context()[ENVIRONMENTS_KEY]})
+    if templates is None:
+        templates = synthesize({"env": env_name})
     return network_from_templates(AppTemplates(templates), config)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", action="append", help="environment(s) to report (default: all in cdk.json)")
+    parser.add_argument("--assembly", type=Path,
+                        help="read the templates `cdk synth -o DIR` wrote (one --env) instead of synthesizing")
     args = parser.parse_args(argv)
     envs = args.env or sorted(cdk_json_context()[ENVIRONMENTS_KEY])
-    print("\n\n".join(render(env, environment_network(env)) for env in envs))
+    if args.assembly and len(envs) != 1:
+        parser.error("--assembly needs exactly one --env: an assembly holds one environment")
+    try:
+        reports = [render(env, environment_network(env, read_assembly(args.assembly) if args.assembly else None))
+                   for env in envs]
+    except SynthesisFailed as error:
+        print(f"synthesis failed:\n{error}", file=sys.stderr)
+        return 1
+    print("\n\n".join(reports))
     return 0
 
 

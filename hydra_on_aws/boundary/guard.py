@@ -46,15 +46,28 @@ class _Session:
         return False
 
 
-def render_templates(app: Construct) -> dict[str, dict]:
-    """Every stack's template, by stack name, exactly as synthesis writes it."""
-    stacks = [c for c in app.node.find_all() if cdk.Stack.is_stack(c)]
+def _render(stacks: list[cdk.Stack]) -> dict[str, dict]:
     with tempfile.TemporaryDirectory(prefix="hydra-guard-") as outdir:
         session = _Session(outdir)
         templates = {}
         for stack in stacks:
             stack.synthesizer._synthesize_template(session)
             templates[stack.stack_name] = json.loads((Path(outdir) / stack.template_file).read_text())
+    return templates
+
+
+def render_templates(app: Construct) -> dict[str, dict]:
+    """Every stack's template, by stack name, exactly as synthesis writes it.
+
+    The app's children are its stacks as this app is built, found without a jsii call per
+    construct; a stage, or a nested stack in any template, takes the full walk, which finds every
+    stack at any depth (nested stacks included)."""
+    children = app.node.children
+    templates = _render([c for c in children if cdk.Stack.is_stack(c)])
+    nested = any(r.get("Type") == "AWS::CloudFormation::Stack"
+                 for t in templates.values() for r in (t.get("Resources") or {}).values())
+    if nested or any(cdk.Stage.is_stage(c) for c in children):
+        templates = _render([c for c in app.node.find_all() if cdk.Stack.is_stack(c)])
     return templates
 
 

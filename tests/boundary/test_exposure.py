@@ -51,10 +51,12 @@ def test_granted_ranges_appear_in_the_admin_rows(dev_domain):
     assert "10.40.128.0/24 (inside the VPC)" in who and internet == "no"
 
 
-def test_the_report_is_deterministic(dev):
-    """A second, independent synthesis renders byte for byte the same table."""
-    from hydra_on_aws.boundary.exposure import environment_network
-    assert render("dev", environment_network("dev")) == render("dev", network(dev))
+def test_the_command_reads_an_assembly_and_renders_the_same_table(dev, tmp_path, capsys):
+    """What `cdk synth -o DIR` wrote gives, byte for byte, the table of the session's synthesis."""
+    from hydra_on_aws.boundary.exposure import main
+    dev.app.synth(force=False)  # the session's assembly: written once, in its outdir
+    assert main(["--env", "dev", "--assembly", dev.app.outdir]) == 0
+    assert capsys.readouterr().out == render("dev", network(dev)) + "\n"
 
 
 def test_readme_shows_the_current_dev_report(dev):

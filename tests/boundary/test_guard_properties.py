@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from app import build_app
@@ -46,6 +47,7 @@ def configurations(draw):
     return env, overrides
 
 
+@pytest.mark.synth_heavy
 @given(configurations())
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_every_valid_configuration_keeps_the_admin_port_inside(configuration):

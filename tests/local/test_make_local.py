@@ -11,9 +11,13 @@ import time
 import urllib.error
 import urllib.request
 
+import pytest
+
 from hydra_on_aws.tokens.validator import fetch_json
 
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.e2e
 
 
 def test_make_local_prints_a_working_issuer_and_ctrl_c_stops_everything():

@@ -22,8 +22,10 @@ def cdk(*args: str, tmp_path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("env_name", ["dev", "prod"])
-def test_cdk_synth_works_without_credentials(tmp_path, env_name):
+def test_cdk_synth_works_without_credentials(tmp_path):
+    # One smoke test per path through the CLI (success, bad setting, guard): the in-process
+    # syntheses cover every environment.
+    env_name = "prod"
     result = cdk("synth", "--quiet", "-c", f"env={env_name}", tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())

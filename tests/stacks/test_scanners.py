@@ -74,6 +74,7 @@ def cfn_lint(paths: list[Path]) -> list[dict]:
     return json.loads(result.stdout or "[]")
 
 
+@pytest.mark.scanner
 def test_cfn_lint_finds_no_errors(tmp_path, dev, prod, dev_domain):
     paths = []
     for name, synth in (("dev", dev), ("prod", prod), ("dev-domain", dev_domain)):
@@ -87,6 +88,7 @@ def test_cfn_lint_finds_no_errors(tmp_path, dev, prod, dev_domain):
     assert unexpected == []
 
 
+@pytest.mark.scanner
 def test_cfn_lint_would_catch_a_broken_template(tmp_path):
     broken = {"Resources": {"Sg": {"Type": "AWS::EC2::SecurityGroup",
                                    "Properties": {"GroupDescription": "it's", "VpcId": "vpc-1",

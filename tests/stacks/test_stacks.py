@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import constructs
+import pytest
 
 from tests.support.cfn import by_path
 from tests.conftest import synthesize
@@ -94,6 +95,7 @@ def exports(synth) -> dict[str, str]:
             if "Export" in out}
 
 
+@pytest.mark.synth_heavy
 def test_routine_changes_move_no_cross_stack_export(dev):
     # An export another stack imports cannot change: a routine deploy that moved one (say, a
     # task definition ARN exported for a custom resource) would fail half-way (README, Deploying).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.support.cfn import by_path, env_of, only, props, resources
-from tests.constructs.test_network import subnets_by_tier
+from tests.hydra_constructs.test_network import subnets_by_tier
 
 
 def container(synth, task_definition: str = "Hydra/TaskDefinition") -> dict:

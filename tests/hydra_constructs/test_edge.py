@@ -10,7 +10,6 @@ import pytest
 from hydra_constructs.waf import AUTHORIZE_QUERY_CEILING_BYTES, SCOPED_OVERRIDES
 
 from tests.support.cfn import only, props, resources
-from tests.conftest import synthesize
 from tests.support.waf_sim import Request, evaluate, matches
 
 
@@ -99,10 +98,9 @@ def test_custom_domain_disables_execute_api_and_points_dns_at_the_api(dev_domain
     assert props(record)["Name"] == "auth.dev.example.com."
 
 
-def test_an_existing_certificate_is_used_as_given_without_lookups():
-    arn = "arn:aws:acm:eu-west-1:123456789012:certificate/0b1f2c3d-4e5f-6789-abcd-ef0123456789"
-    synth = synthesize("dev", domain_name="auth.example.org", certificate_arn=arn)
-    template = synth.templates["Ingress"]
+def test_an_existing_certificate_is_used_as_given_without_lookups(dev_certificate):
+    arn = dev_certificate.config.certificate_arn
+    template = dev_certificate.templates["Ingress"]
     assert not resources(template, "AWS::CertificateManager::Certificate")
     assert not resources(template, "AWS::Route53::RecordSet"), "no zone configured: DNS is the user's"
     _, domain = only(template, "AWS::ApiGateway::DomainName")

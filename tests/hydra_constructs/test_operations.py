@@ -12,8 +12,7 @@ from hydra_constructs.janitor import janitor_command
 from hydra_on_aws.config.connections import aurora_postgres_max_connections, budget
 
 from tests.support.cfn import by_path, env_of, only, props, resources
-from tests.conftest import synthesize
-from tests.constructs.test_network import subnets_by_tier
+from tests.hydra_constructs.test_network import subnets_by_tier
 from tests.stacks.test_scanners import acknowledgments
 
 
@@ -234,10 +233,11 @@ def test_janitor_schedule_starts_a_state_machine_that_never_overlaps(synth):
 
 # --------------------------------------------------------- health and alarms ---
 
-def test_container_health_check_uses_wget_spider_only_where_busybox_exists(dev):
+def test_container_health_check_uses_wget_spider_only_where_busybox_exists(dev, dev_certificate):
     c = props(by_path(dev.templates["Service"], "Hydra/TaskDefinition/Resource")[1])["ContainerDefinitions"][0]
     assert c["HealthCheck"]["Command"] == ["CMD", "wget", "-q", "--spider", "http://127.0.0.1:4444/health/alive"]
-    off = synthesize("dev", hydra_health_check=False, hydra_image="oryd/hydra:v26.2.0-distroless")
+    assert "distroless" in dev_certificate.config.hydra_image and not dev_certificate.config.hydra_health_check
+    off = dev_certificate
     c = props(by_path(off.templates["Service"], "Hydra/TaskDefinition/Resource")[1])["ContainerDefinitions"][0]
     assert "HealthCheck" not in c
 
@@ -304,9 +304,8 @@ def test_dashboard_shows_the_same_signals(synth):
     assert body.count('"alarms"') == 1
 
 
-def test_the_topic_is_encrypted_and_mails_the_configured_address():
-    synth = synthesize("dev", alarm_email="oncall@example.com")
-    template = synth.templates["Operations"]
+def test_the_topic_is_encrypted_and_mails_the_configured_address(dev_certificate):
+    template = dev_certificate.templates["Operations"]
     _, topic = only(template, "AWS::SNS::Topic")
     assert "KmsMasterKeyId" in props(topic)
     _, subscription = only(template, "AWS::SNS::Subscription")

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import aws_cdk as cdk
-from aws_cdk import aws_ec2 as ec2
-
-from app import build_app
 from hydra_on_aws.boundary.templates import ResourceRef
 
 from tests.support.cfn import by_path, props, resources
-from tests.conftest import context_for
 
 
 def nlbs(synth) -> dict[str, dict]:
@@ -99,16 +94,10 @@ def test_vpc_link_v1_reaches_4444_only_through_the_public_nlb(synth):
     assert not resources(template, "AWS::ApiGatewayV2::VpcLink")
 
 
-def test_grant_admin_access_opens_the_admin_port_to_another_stacks_group(dev):
+def test_grant_admin_access_opens_the_admin_port_to_another_stacks_group(dev_with_neighbours):
     """The login app's stack can be granted access without making the core stacks depend on it."""
-    app = build_app(context_for("dev"))
-    ingress = app.node.find_child("Hydra-dev-Ingress")
-    stateful = app.node.find_child("Hydra-dev-Stateful")
-    login = cdk.Stack(app, "LoginApp")
-    login_sg = ec2.SecurityGroup(login, "LoginAppSg", vpc=stateful.network.vpc, allow_all_outbound=False)
-    ingress.grant_admin_access(login_sg, "login/consent app")
-    assembly = app.synth()
-    login_template = assembly.get_stack_by_name("LoginApp").template
+    assembly = dev_with_neighbours.app.synth()
+    login_template = dev_with_neighbours.others["LoginApp"]
     ingress_rules = [props(r) for r in resources(login_template, "AWS::EC2::SecurityGroupIngress").values()]
     assert [(r["FromPort"], r["ToPort"]) for r in ingress_rules] == [(4445, 4445)]
     assert "ImportValue" in str(ingress_rules[0]["GroupId"]), "the rule lives in the grantee's stack"

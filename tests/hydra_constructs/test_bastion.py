@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.support.cfn import by_path, only, props, resources
-from tests.constructs.test_network import subnets_by_tier
+from tests.hydra_constructs.test_network import subnets_by_tier
 
 
 def instance(synth) -> tuple[str, dict]:

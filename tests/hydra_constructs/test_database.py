@@ -5,7 +5,7 @@ from __future__ import annotations
 from hydra_on_aws.boundary.templates import ResourceRef
 
 from tests.support.cfn import only, props, resources
-from tests.constructs.test_network import subnets_by_tier
+from tests.hydra_constructs.test_network import subnets_by_tier
 
 
 def cluster(synth) -> dict:
