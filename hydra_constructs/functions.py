@@ -14,12 +14,13 @@ from constructs import Construct, IConstruct
 from ._util import LAMBDA_BASIC_EXECUTION, LAMBDA_VPC_ACCESS, acknowledge, kept_in_production, nag_ref, retention
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
+FUNCTIONS_EXCLUDE = ("**/__pycache__", "**/*.pyc")
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 
 
 def functions_code() -> lambda_.Code:
     """The one asset every function shares; its hash changes only with the code."""
-    return lambda_.Code.from_asset(str(FUNCTIONS_DIR), exclude=["**/__pycache__", "**/*.pyc"])
+    return lambda_.Code.from_asset(str(FUNCTIONS_DIR), exclude=list(FUNCTIONS_EXCLUDE))
 
 
 class HydraFunction(Construct):
