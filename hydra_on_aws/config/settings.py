@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 from hydra_on_aws.config.connections import budget
+from hydra_on_aws.config.hydra import DEFAULT_IMAGE
 
 CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
 ENVIRONMENTS_KEY = "hydra:environments"
@@ -250,7 +251,7 @@ class HydraConfig:
     snapshot_before_upgrade: bool = setting(False, _bool, "Take a cluster snapshot before migrating when the Hydra image changes (migrations cannot be rolled back).")
 
     # -- hydra
-    hydra_image: str = setting("oryd/hydra:v26.2.0", _image, "Hydra image with tag or digest; an ECR URI gets pull permissions granted.")
+    hydra_image: str = setting(DEFAULT_IMAGE, _image, "Hydra image with tag or digest; an ECR URI gets pull permissions granted.")
     hydra_user: str = setting("65532", _user, "Non-root uid[:gid] the container runs as (65532 in the official image).")
     hydra_architecture: str = setting("arm64", _choice("arm64", "x86_64"), "CPU architecture of the tasks (the official image has both; Graviton is cheaper).")
     hydra_cpu: int = setting(256, _choice(*FARGATE_SIZES), "Fargate task CPU units.")

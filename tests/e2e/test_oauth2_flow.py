@@ -9,7 +9,6 @@ S256, state and nonce.
 from __future__ import annotations
 
 import json
-import re
 import time
 import urllib.parse
 
@@ -29,21 +28,16 @@ from hydra_on_aws.ops import clients as cli
 from hydra_on_aws.config.clients import load_clients
 from hydra_on_aws.local.stack import LocalStack, LocalStackError, task_environment
 from hydra_on_aws.local.postgres import PostgresUnavailable
-from hydra_on_aws.local.login_app import User, hash_password
 from hydra_on_aws.tokens.resource_server import serve_in_thread
-from hydra_on_aws.tokens.validator import InvalidToken, TokenValidator, fetch_json
+from hydra_on_aws.tokens.validator import InvalidToken
+
+from tests.e2e.flow import (
+    ALICE, API, CALLBACK, CLIENT_ID, authorize, discovery, oauth_client, start, trusting, validator, walk,
+)
 
 from tests.conftest import ROOT, synthesize
 
 pytestmark = pytest.mark.e2e
-
-CLIENT_ID = "my-frontend-app"
-CALLBACK = "http://localhost:8000/oauth/callback"
-API = "https://api.dev.example.com"
-PASSWORD = "correct horse battery staple"
-ALICE = User(username="alice", subject="user-1234", password=hash_password(PASSWORD, iterations=1000),
-             email="alice@example.com", name="Alice Example")
-
 
 @pytest.fixture(scope="module")
 def stack():
@@ -59,88 +53,9 @@ def stack():
     local.stop()
 
 
-def trusting(session, stack):
-    """Trust the local TLS front's certificate (and not a CA bundle from the environment)."""
-    session.trust_env = False  # REQUESTS_CA_BUNDLE would otherwise override `verify`
-    session.verify = str(stack.cert)
-    return session
-
-
 @pytest.fixture
 def browser(stack):
     return trusting(requests.Session(), stack)
-
-
-def discovery(stack) -> dict:
-    return fetch_json(stack.issuer + ".well-known/openid-configuration", context=stack.ssl_context())
-
-
-def oauth_client(stack, **kwargs) -> OAuth2Session:
-    client = OAuth2Session(client_id=CLIENT_ID, redirect_uri=CALLBACK, scope="openid offline_access profile email",
-                           token_endpoint_auth_method="none", **kwargs)
-    return trusting(client, stack)
-
-
-def walk(browser, url: str, *, stop_at: str, username: str = "alice", password: str = PASSWORD,
-         consent: str = "allow", remember: bool = False, seen: list | None = None) -> str:
-    """Play the user: follow redirects, log in and answer the consent page (``consent``: allow or deny;
-    ``remember`` ticks the boxes) when asked, until the browser would leave for ``stop_at``. The pages
-    shown are appended to ``seen``."""
-    seen = [] if seen is None else seen
-    ticked = {"remember": "1"} if remember else {}
-    for _ in range(20):
-        if url.startswith(stop_at):
-            return url
-        response = browser.get(url, allow_redirects=False)
-        if response.status_code in (302, 303):
-            url = urllib.parse.urljoin(url, response.headers["Location"])
-            continue
-        if response.status_code == 200 and 'action="/login"' in response.text:
-            seen.append("login")
-            form = dict(re.findall(r'name="(login_challenge|csrf)" value="([^"]+)"', response.text))
-            posted = browser.post(urllib.parse.urljoin(url, "/login"), allow_redirects=False, data={
-                **form, **ticked, "username": username, "password": password, "action": "login"})
-            if posted.status_code != 302:
-                raise AssertionError(f"login refused with HTTP {posted.status_code}")
-            url = posted.headers["Location"]
-            continue
-        if response.status_code == 200 and 'action="/consent"' in response.text:
-            seen.append("consent")
-            form = dict(re.findall(r'name="(consent_challenge|csrf)" value="([^"]+)"', response.text))
-            posted = browser.post(urllib.parse.urljoin(url, "/consent"), allow_redirects=False,
-                                  data={**form, **ticked, "action": consent})
-            if posted.status_code != 302:
-                raise AssertionError(f"consent answer refused with HTTP {posted.status_code}")
-            url = posted.headers["Location"]
-            continue
-        raise AssertionError(f"unexpected answer {response.status_code} from {url}: {response.text[:300]}")
-    raise AssertionError("too many redirects")
-
-
-def start(stack, client: OAuth2Session | None = None, **extra) -> tuple[OAuth2Session, str, str, str, str]:
-    """An authorization URL for ``client`` (the dev client by default, with PKCE):
-    (client, URL, state, code verifier, nonce)."""
-    client = client or oauth_client(stack, code_challenge_method="S256")
-    verifier, nonce = generate_token(48), generate_token(16)
-    uri, state = client.create_authorization_url(discovery(stack)["authorization_endpoint"], code_verifier=verifier,
-                                                 nonce=nonce, **extra)
-    return client, uri, state, verifier, nonce
-
-
-def authorize(stack, browser, **extra) -> tuple[OAuth2Session, str, str, str, str]:
-    """The whole flow up to the callback, asking for the API's audience: (client, callback URL, state, code
-    verifier, nonce)."""
-    client, uri, state, verifier, nonce = start(stack, audience=API, **extra)
-    return client, walk(browser, uri, stop_at=CALLBACK), state, verifier, nonce
-
-
-def validator(stack, fetched: list | None = None, **kwargs) -> TokenValidator:
-    """A validator of the local Hydra's tokens; every JWKS URL it fetches is appended to ``fetched``."""
-    def fetch(url: str):
-        if fetched is not None:
-            fetched.append(url)
-        return fetch_json(url, context=stack.ssl_context())
-    return TokenValidator(issuer=stack.issuer, audience=API, fetch=fetch, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -153,10 +68,26 @@ def tokens(stack):
 
 # ------------------------------------------------------------------ the flow ---
 
-def test_the_issuer_is_the_local_https_front_not_the_synthesized_one(stack):
+def test_the_issuer_carries_the_stage_as_behind_api_gateway(stack):
+    """The deployed shape: https, the stage in the issuer, stripped by the front before Hydra sees it."""
+    stage = synthesize("dev").config.api_stage_name
     assert discovery(stack)["issuer"] == stack.issuer
-    assert stack.issuer.startswith("https://127.0.0.1:")
-    assert synthesize("dev").config.env_name == "dev"  # the environment came from the dev task definition
+    assert stack.issuer == f"https://{stack.public_host}:{stack.public_site.port}/{stage}/"
+    assert discovery(stack)["token_endpoint"] == f"{stack.issuer}oauth2/token"
+    assert discovery(stack)["jwks_uri"] == f"{stack.issuer}.well-known/jwks.json"
+
+
+def test_the_login_app_is_another_site_than_hydra(stack):
+    # Cookies and SameSite behave as between two sites, as in AWS (the IdP has its own domain).
+    assert stack.public_host != stack.login_host
+    assert urllib.parse.urlsplit(stack.login_base).hostname == stack.login_host
+
+
+def test_anything_outside_the_stage_is_refused_by_the_front(stack, browser):
+    base = f"https://{stack.public_host}:{stack.public_site.port}"
+    for path in ("/health/alive", "/oauth2/token", f"/{stack.stage.upper()}/health/alive"):
+        response = browser.get(base + path)
+        assert (response.status_code, response.json()) == (403, {"message": "Forbidden"}), path
 
 
 def test_hydra_runs_as_in_production_without_dev_mode(stack):
