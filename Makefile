@@ -19,6 +19,7 @@ HYDRA := .cache/bin/hydra
 HYDRA_PREVIOUS_VERSION := $(shell awk '$$1 == "github.com/ory/hydra/v2" {print $$2}' tools/hydra/go.mod)
 HYDRA_PREVIOUS := .cache/bin/hydra-$(HYDRA_PREVIOUS_VERSION)
 POSTGRES_STAMP := .cache/postgresql.fetched
+WHEELS_STAMP := .cache/wheels/.fetched
 say = @printf '\n==> %s\n' "$(1)"
 
 .PHONY: help install test-tools hydra local e2e synth test test-fast test-cost bench exposure system-secret docs snapshot-update constraints clean
@@ -51,6 +52,13 @@ $(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The Lambda functions' pinned wheels, downloaded once: synthesis bundles them offline.
+$(WHEELS_STAMP): functions/requirements.txt | $(PY_STAMP)
+	$(call say,downloading the Lambda functions' pinned wheels (pg8000, scramp) into .cache/wheels)
+	$(PY) -m pip download --disable-pip-version-check --progress-bar off --no-deps --only-binary=:all: \
+	  --require-hashes -r functions/requirements.txt -d .cache/wheels
+	touch $@
+
 # Built from the Go module proxy at the version pinned in tools/actionlint/go.mod.
 $(ACTIONLINT): tools/actionlint/go.mod tools/actionlint/go.sum
 	$(call say,building actionlint with Go (the pull-request workflow's linter))
@@ -77,7 +85,7 @@ $(POSTGRES_STAMP): hydra_on_aws/local/postgres.py | $(PY_STAMP)
 	$(PY) -c 'from hydra_on_aws.local.postgres import ensure_installed; print("PostgreSQL in", ensure_installed().parent)'
 	touch $@
 
-install: $(PY_STAMP) $(NODE_STAMP)
+install: $(PY_STAMP) $(NODE_STAMP) $(WHEELS_STAMP)
 
 # What the tests start besides the app: Hydra (both versions), PostgreSQL, actionlint.
 test-tools: install $(HYDRA) $(HYDRA_PREVIOUS) $(POSTGRES_STAMP) $(ACTIONLINT)

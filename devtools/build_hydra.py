@@ -88,6 +88,7 @@ def build(out: Path) -> None:
     data = verified_tar(archive)
     source = CACHE / "src" / f"{SOURCE_PREFIX}-{SOURCE_TAR_SHA256[:12]}"
     if not (source / "go.mod").exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".hydra-src-", dir=CACHE))
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
             tar.extractall(staging, filter="data")

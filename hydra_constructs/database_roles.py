@@ -10,7 +10,7 @@ from constructs import Construct
 
 from hydra_on_aws.config.settings import HydraConfig
 
-from ._util import kept_in_production
+from ._util import acknowledge, kept_in_production
 from .database import DATABASE_NAME, Database
 from .functions import FUNCTIONS_DIR, CustomResourceProvider, HydraFunction
 
@@ -28,8 +28,13 @@ class DatabaseRoles(Construct):
     tasks pick up the new one). A custom resource logs in as the master user
     and creates the roles and grants (``hydra_functions.db_roles``); it reruns
     whenever that code changes. The master credentials rotate single-user.
-    Rotation functions reach the database through the named
-    ``rotation_security_group`` and Secrets Manager through the NAT.
+
+    Rotation is this repository's function (``hydra_functions.rotation``, on
+    the project's Python runtime), not a hosted rotation: the transform behind
+    hosted rotations deploys python3.10, which Lambda stops creating on
+    2027-02-01. One function rotates all three secrets, single-user or
+    alternating users as each secret says, reaching the database through the
+    named ``rotation_security_group`` and Secrets Manager through the NAT.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: HydraConfig, vpc: ec2.IVpc,
@@ -49,6 +54,7 @@ class DatabaseRoles(Construct):
         self.bootstrap = HydraFunction(
             self, "Bootstrap", handler="hydra_functions.db_roles.on_event",
             description="Creates the Hydra owner and runtime roles and their privileges as the master user",
+            environment={"DB_TLS": config.db_server_verification},
             vpc=vpc, subnets=subnets, log_retention_days=config.log_retention_days, production=config.production)
         database.allow_from(self.bootstrap, "Role bootstrap logs in as the master user")
         for secret in (database.secret, self.owner_secret, self.runtime_secret):
@@ -71,25 +77,28 @@ class DatabaseRoles(Construct):
         self.rotation_security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "Secrets Manager API")
         database.allow_from(self.rotation_security_group, "Secret rotation functions")
 
+        self.rotator = HydraFunction(
+            self, "Rotation", handler="hydra_functions.rotation.on_rotation",
+            description="Rotates Hydra's database credentials: master and owner single-user, runtime alternating",
+            environment={"DB_TLS": config.db_server_verification},
+            vpc=vpc, subnets=subnets, security_group=self.rotation_security_group,
+            log_retention_days=config.log_retention_days, production=config.production,
+            timeout=Duration.minutes(2))
+        # The alternating-users rotation logs in as the master to set the clone's password.
+        database.secret.grant_read(self.rotator.function)
         every = Duration.days(config.db_rotation_days)
-        placement = dict(vpc=vpc, vpc_subnets=subnets, security_groups=[self.rotation_security_group])
         # Declared here rather than with secret.add_rotation_schedule(): under the
         # cluster they would join its dependencies, and the roles depend on the cluster.
-        rotations = [
+        self.rotations = [
             secretsmanager.RotationSchedule(
-                self, "MasterRotation", secret=database.secret, automatically_after=every,
-                rotate_immediately_on_update=False,
-                hosted_rotation=secretsmanager.HostedRotation.postgre_sql_single_user(**placement)),
-            secretsmanager.RotationSchedule(
-                self, "OwnerRotation", secret=self.owner_secret, automatically_after=every,
-                rotate_immediately_on_update=False,
-                hosted_rotation=secretsmanager.HostedRotation.postgre_sql_single_user(**placement)),
-            secretsmanager.RotationSchedule(
-                self, "RuntimeRotation", secret=self.runtime_secret, automatically_after=every,
-                rotate_immediately_on_update=False,
-                hosted_rotation=secretsmanager.HostedRotation.postgre_sql_multi_user(
-                    master_secret=database.secret, **placement)),
-        ]
-        for rotation in rotations:
+                self, construct_id, secret=secret, rotation_lambda=self.rotator.function,
+                automatically_after=every, rotate_immediately_on_update=False)
+            for construct_id, secret in (("MasterRotation", database.secret),
+                                         ("OwnerRotation", self.owner_secret),
+                                         ("RuntimeRotation", self.runtime_secret))]
+        for rotation in self.rotations:
             # A rotation logs in as the user it rotates: the roles must exist first.
             rotation.node.add_dependency(self.roles)
+        acknowledge(self.rotator.function, "AwsSolutions-IAM5",
+                    "secretsmanager:GetRandomPassword has no resource-level permissions; every other action of "
+                    "the rotation function is limited to the three secrets it rotates.", "Resource::*")

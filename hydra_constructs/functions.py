@@ -1,11 +1,25 @@
-"""Lambda functions built from ``functions/`` (stdlib + boto3, no bundling)."""
+"""Lambda functions built from ``functions/``: our code plus pinned pure-Python wheels, bundled locally.
+
+The asset is ``functions/hydra_functions`` with the packages of ``functions/requirements.txt``
+installed beside it by pip from the wheels `make install` downloaded into ``.cache/wheels``
+(``--no-index --require-hashes``): no network and no Docker at synthesis. Its hash is the
+fingerprint of exactly what goes in (the code, the CA bundle and the pinned requirements), so
+the templates, and the snapshots, change whenever any of them does.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
+import jsii
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import CustomResource, Duration, RemovalPolicy, aws_ec2 as ec2, aws_lambda as lambda_, aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
@@ -13,14 +27,86 @@ from constructs import Construct, IConstruct
 
 from ._util import LAMBDA_BASIC_EXECUTION, LAMBDA_VPC_ACCESS, acknowledge, kept_in_production, nag_ref, retention
 
-FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
-FUNCTIONS_EXCLUDE = ("**/__pycache__", "**/*.pyc")
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS_DIR = ROOT / "functions"
+PACKAGE_DIR = FUNCTIONS_DIR / "hydra_functions"
+REQUIREMENTS = FUNCTIONS_DIR / "requirements.txt"
+WHEELS = ROOT / ".cache" / "wheels"
+BUNDLES = ROOT / ".cache" / "lambda-bundles"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 
 
+class BundlingFailed(RuntimeError):
+    """The functions' asset could not be built; the message says what to run."""
+
+
+def _inputs() -> list[Path]:
+    """What the asset is made of: the package's files (no caches) and the pinned requirements."""
+    files = [p for p in PACKAGE_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+             and p.suffix != ".pyc"]
+    return sorted(files) + [REQUIREMENTS]
+
+
+def asset_fingerprint() -> str:
+    """sha256 over the relative paths and bytes of :func:`_inputs`: the asset's hash."""
+    digest = hashlib.sha256()
+    for path in _inputs():
+        digest.update(str(path.relative_to(FUNCTIONS_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def bundle(fingerprint: str | None = None) -> Path:
+    """The asset's folder, built once per fingerprint into .cache/lambda-bundles (reused by every
+    synthesis and every function)."""
+    fingerprint = fingerprint or asset_fingerprint()
+    target = BUNDLES / fingerprint
+    if target.exists():
+        return target
+    if not WHEELS.is_dir():
+        raise BundlingFailed(f"no wheels in {WHEELS}: run `make install` (it downloads the pinned wheels of "
+                             f"{REQUIREMENTS.relative_to(ROOT)} once)")
+    BUNDLES.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".bundle-", dir=BUNDLES))
+    try:
+        shutil.copytree(PACKAGE_DIR, staging / PACKAGE_DIR.name,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        result = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index",
+             "--find-links", str(WHEELS), "--require-hashes", "-r", str(REQUIREMENTS), "--target", str(staging),
+             "--no-compile", "--no-deps", "--only-binary=:all:", "--platform", "any",
+             "--python-version", RUNTIME.name.removeprefix("python"), "--implementation", "py"],
+            capture_output=True, text=True)
+        if result.returncode != 0:
+            raise BundlingFailed(f"pip could not install {REQUIREMENTS.relative_to(ROOT)} from {WHEELS} "
+                                 f"(run `make install`): {result.stderr.strip()[-1500:]}")
+        try:
+            staging.rename(target)
+        except OSError:  # built meanwhile by another synthesis
+            if not target.exists():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+@jsii.implements(ILocalBundling)
+class _LocalBundling:
+    def __init__(self, fingerprint: str) -> None:
+        self._fingerprint = fingerprint
+
+    def try_bundle(self, output_dir: str, *args, **kwargs) -> bool:
+        shutil.copytree(bundle(self._fingerprint), output_dir, dirs_exist_ok=True)
+        return True
+
+
 def functions_code() -> lambda_.Code:
-    """The one asset every function shares; its hash changes only with the code."""
-    return lambda_.Code.from_asset(str(FUNCTIONS_DIR), exclude=list(FUNCTIONS_EXCLUDE))
+    """The one asset every function shares, bundled on this machine (never in Docker)."""
+    fingerprint = asset_fingerprint()
+    return lambda_.Code.from_asset(
+        str(FUNCTIONS_DIR), asset_hash_type=AssetHashType.CUSTOM, asset_hash=fingerprint,
+        bundling=BundlingOptions(
+            # Required by the API, never pulled: local bundling always succeeds or raises.
+            image=DockerImage.from_registry("local-bundling-only"), local=_LocalBundling(fingerprint)))
 
 
 class HydraFunction(Construct):
@@ -34,10 +120,10 @@ class HydraFunction(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, handler: str, description: str,
                  log_retention_days: int, vpc: ec2.IVpc | None = None, subnets: ec2.SubnetSelection | None = None,
                  timeout: Duration = Duration.minutes(5), environment: dict[str, str] | None = None,
-                 production: bool = False) -> None:
+                 production: bool = False, security_group: ec2.SecurityGroup | None = None) -> None:
         super().__init__(scope, construct_id)
-        self.security_group: ec2.SecurityGroup | None = None
-        if vpc is not None:
+        self.security_group: ec2.SecurityGroup | None = security_group
+        if vpc is not None and security_group is None:
             self.security_group = ec2.SecurityGroup(
                 self, "SecurityGroup", vpc=vpc, allow_all_outbound=False,
                 # EC2 accepts only a restricted character set in group descriptions.

@@ -31,6 +31,7 @@ class Signals:
     migrate_family: str
     rotation_follower_function: str
     rotation_dead_letter_queue: str
+    rotation_function: str
 
 
 class Monitoring(Construct):
@@ -38,8 +39,10 @@ class Monitoring(Construct):
 
     Alarms: API Gateway 5xx rate, unhealthy NLB targets, running tasks below
     desired, failed migration and janitor tasks (from ECS task state change
-    events, not the scheduler's own metrics), Aurora CPU, connections
-    (against the max_connections this configuration gets) and free memory.
+    events, not the scheduler's own metrics), a failed rotation step, a
+    failed or undelivered DSN follow-up (event or hourly reconciliation),
+    Aurora CPU, connections (against the max_connections this configuration
+    gets) and free memory.
     Provides ``topic``, ``alarms`` (by name) and ``dashboard``.
     """
 
@@ -114,7 +117,13 @@ class Monitoring(Construct):
         follower_errors = cw.Metric(namespace="AWS/Lambda", metric_name="Errors", statistic="Sum", period=five,
                                     dimensions_map={"FunctionName": signals.rotation_follower_function})
         alarm("RotationFollowUpFailed", follower_errors, 0,
-              "re-deriving a DSN after a rotation failed: fix it before the next rotation", periods=1)
+              "re-deriving a DSN after a rotation, or the hourly reconciliation of the DSNs, failed: fix it "
+              "before the next rotation", periods=1)
+        rotation_errors = cw.Metric(namespace="AWS/Lambda", metric_name="Errors", statistic="Sum", period=five,
+                                    dimensions_map={"FunctionName": signals.rotation_function})
+        alarm("RotationFailed", rotation_errors, 0,
+              "a step of a database credentials rotation failed: its log says why; Secrets Manager retries it",
+              periods=1)
         dead_letters = cw.Metric(namespace="AWS/SQS", metric_name="ApproximateNumberOfMessagesVisible",
                                  dimensions_map={"QueueName": signals.rotation_dead_letter_queue},
                                  statistic="Maximum", period=five)

@@ -1,4 +1,4 @@
-"""After every database credentials rotation: re-derive the DSNs, then redeploy Hydra."""
+"""After every database credentials rotation, and every hour: re-derive the DSNs, then redeploy Hydra."""
 
 from __future__ import annotations
 
@@ -15,12 +15,19 @@ from .functions import HydraFunction
 from .secrets import DsnSource
 
 
+RECONCILE_EVERY = Duration.hours(1)
+
+
 class RotationFollower(Construct):
     """A function on Secrets Manager's ``RotationSucceeded`` events.
 
     For the rotated secret it recomposes the DSN (same encoding and login
     proof as at creation) and, for the runtime DSN, forces a new deployment
     of the service so that new tasks read it (``DsnSource.redeploy``).
+    Events are delivered best-effort, so the same function also runs every
+    hour (:data:`RECONCILE_EVERY`) and repairs any DSN that no longer matches
+    its credentials: a lost event is mended long before the next rotation
+    could change the password the DSN still names.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: HydraConfig, vpc: ec2.IVpc,
@@ -35,7 +42,8 @@ class RotationFollower(Construct):
             self, "Function", handler="hydra_functions.dsn_composer.on_rotation",
             description="Re-derives Hydra's DSNs after a credentials rotation and redeploys the service",
             vpc=vpc, subnets=subnets, log_retention_days=config.log_retention_days, production=config.production,
-            environment={"DSN_TARGETS": targets_json, "CLUSTER": service.cluster.cluster_name,
+            environment={"DSN_TARGETS": targets_json, "DB_TLS": config.db_server_verification,
+                         "CLUSTER": service.cluster.cluster_name,
                          "SERVICE": service.service_name})
         database.allow_from(self.follower, "Rotation follower proves the new DSN by logging in")
         for d in dsn_sources:
@@ -51,6 +59,11 @@ class RotationFollower(Construct):
                                       enforce_ssl=True, retention_period=Duration.days(14))
         acknowledge(self.dead_letters, "AwsSolutions-SQS3",
                     "This queue is itself the dead-letter queue of the rotation follow-up; an alarm watches it.")
+        self.schedule = events.Rule(
+            self, "Reconcile", description="Compare every Hydra DSN with its credentials and repair it",
+            schedule=events.Schedule.rate(RECONCILE_EVERY),
+            targets=[targets.LambdaFunction(self.follower.function, retry_attempts=2,
+                                            dead_letter_queue=self.dead_letters)])
         self.rule = events.Rule(
             self, "RotationSucceeded", description="Secrets Manager finished rotating a secret",
             event_pattern=events.EventPattern(

@@ -77,6 +77,7 @@ class HydraSecrets(Construct):
             self, "DsnComposer",
             handler="hydra_functions.dsn_composer.on_event",
             description="Composes the Hydra DSN from the database secret and proves it by logging in",
+            environment={"DB_TLS": config.db_server_verification},
             vpc=vpc, subnets=subnets, log_retention_days=config.log_retention_days,
             production=config.production)
         database.allow_from(self.composer, "DSN composer proves the DSN by logging in")

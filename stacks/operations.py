@@ -59,7 +59,8 @@ class OperationsStack(cdk.Stack):
             ecs_cluster_arn=hydra.cluster.cluster_arn,
             janitor_family=self.janitor.family, migrate_family=hydra.migrate_task_definition.family,
             rotation_follower_function=self.rotation_follower.follower.function.function_name,
-            rotation_dead_letter_queue=self.rotation_follower.dead_letters.queue_name))
+            rotation_dead_letter_queue=self.rotation_follower.dead_letters.queue_name,
+            rotation_function=stateful.roles.rotator.function.function_name))
 
         cdk.CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn,
                       description="Subscribe on-call tooling to this topic")

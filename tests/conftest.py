@@ -203,5 +203,9 @@ def postgres():
     except PostgresUnavailable as error:
         server.cleanup()
         pytest.fail(f"PostgreSQL could not be started, so the database tests cannot run: {error}")
+    # The functions verify the server (verify-full): against this server's own CA here.
+    previous = os.environ.get("DB_CA_BUNDLE")
+    os.environ["DB_CA_BUNDLE"] = str(server.ca.cert_path)
     yield server
+    os.environ.pop("DB_CA_BUNDLE") if previous is None else os.environ.__setitem__("DB_CA_BUNDLE", previous)
     server.cleanup()

@@ -24,23 +24,26 @@ from typing import Any
 
 import boto3
 
-from . import pgwire
-from .pgwire import quote_ident as ident, quote_literal as literal, scram_sha_256_verifier
-
-
-def password_clause(password: str) -> str:
-    """PASSWORD '<SCRAM verifier>': the plaintext never reaches the server or its logs."""
-    return f"PASSWORD {literal(scram_sha_256_verifier(password))}"
+from . import postgres
+from .postgres import password_clause, quote_ident as ident, quote_literal as literal
 
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)
-CLONE_SUFFIX = "_clone"  # what the AWS alternating-users rotation appends
+CLONE_SUFFIX = "_clone"  # the alternating-users partner (hydra_functions.rotation)
 # What Hydra's PostgreSQL migrations create with CREATE EXTENSION IF NOT EXISTS (v25 and later).
 EXTENSIONS = ("uuid-ossp",)
 
 
-def role_exists(conn: pgwire.Connection, role: str) -> bool:
-    return bool(conn.query(f"SELECT 1 FROM pg_roles WHERE rolname = {literal(role)}").rows)
+def role_exists(conn: postgres.Connection, role: str) -> bool:
+    return bool(conn.run(f"SELECT 1 FROM pg_roles WHERE rolname = {literal(role)}"))
+
+
+def ensure_clone(conn: postgres.Connection, base: str, clone: str, password_sql: str) -> None:
+    """The alternating-users partner of ``base``: a login role that is a member of ``base`` (so it has
+    exactly ``base``'s rights, and owns nothing), with the password ``password_sql`` sets."""
+    verb = "ALTER" if role_exists(conn, clone) else "CREATE"
+    conn.run(f"{verb} ROLE {ident(clone)} WITH LOGIN {password_sql}")
+    conn.run(f"GRANT {ident(base)} TO {ident(clone)}")
 
 
 def privilege_statements(*, database: str, owner: str, runtime: str) -> list[str]:
@@ -60,41 +63,41 @@ def privilege_statements(*, database: str, owner: str, runtime: str) -> list[str
     ]
 
 
-def ensure_roles(conn: pgwire.Connection, *, database: str, owner: str, owner_password: str, runtime: str,
+def ensure_roles(conn: postgres.Connection, *, database: str, owner: str, owner_password: str, runtime: str,
                  runtime_password: str) -> dict[str, str]:
     """Create or align the roles and privileges; returns what it did, without passwords."""
     done: dict[str, str] = {}
     if role_exists(conn, owner):
         # Single-user rotation: the owner secret's current password is the truth.
-        conn.query(f"ALTER ROLE {ident(owner)} WITH LOGIN {password_clause(owner_password)}")
+        conn.run(f"ALTER ROLE {ident(owner)} WITH LOGIN {password_clause(owner_password)}")
         done[owner] = "password aligned"
     else:
-        conn.query(f"CREATE ROLE {ident(owner)} WITH LOGIN {password_clause(owner_password)}")
+        conn.run(f"CREATE ROLE {ident(owner)} WITH LOGIN {password_clause(owner_password)}")
         done[owner] = "created"
     if role_exists(conn, runtime):
         done[runtime] = "exists (its password belongs to the rotation)"
     else:
-        conn.query(f"CREATE ROLE {ident(runtime)} WITH LOGIN {password_clause(runtime_password)}")
+        conn.run(f"CREATE ROLE {ident(runtime)} WITH LOGIN {password_clause(runtime_password)}")
         done[runtime] = "created"
     for extension in EXTENSIONS:
-        conn.query(f"CREATE EXTENSION IF NOT EXISTS {ident(extension)} SCHEMA public")
+        conn.run(f"CREATE EXTENSION IF NOT EXISTS {ident(extension)} SCHEMA public")
     done["extensions"] = ",".join(EXTENSIONS)
     for statement in privilege_statements(database=database, owner=owner, runtime=runtime):
-        conn.query(statement)
+        conn.run(statement)
     # Objects someone else created (say, migrations run as the master before
     # this existed) move to the owner, or later migrations could not alter them.
-    foreign = conn.query(
+    foreign = conn.run(
         "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         f"WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'S', 'v', 'm') "
-        f"AND pg_get_userbyid(c.relowner) <> {literal(owner)}").rows
+        f"AND pg_get_userbyid(c.relowner) <> {literal(owner)}")
     for name, kind in foreign:
         what = {"S": "SEQUENCE", "v": "VIEW", "m": "MATERIALIZED VIEW"}.get(kind, "TABLE")
-        conn.query(f"ALTER {what} public.{ident(name)} OWNER TO {ident(owner)}")
+        conn.run(f"ALTER {what} public.{ident(name)} OWNER TO {ident(owner)}")
     if foreign:
         done["handed over to the owner"] = str(len(foreign))
     clone = runtime + CLONE_SUFFIX
     if role_exists(conn, clone):
-        conn.query(f"GRANT {ident(runtime)} TO {ident(clone)}")
+        conn.run(f"GRANT {ident(runtime)} TO {ident(clone)}")
         done[clone] = "member of the runtime role"
     return done
 
@@ -113,8 +116,8 @@ def on_event(event: dict, _context: Any = None, *, secrets: Any = None) -> dict:
     master, owner, runtime = (_secret(secrets, props[k]) for k in
                               ("MasterSecretArn", "OwnerSecretArn", "RuntimeSecretArn"))
     runtime_user = runtime["username"].removesuffix(CLONE_SUFFIX)
-    with pgwire.connect(host=master["host"], port=int(master.get("port", 5432)), user=master["username"],
-                        password=master["password"], database=props["Database"], sslmode="require") as conn:
+    with postgres.connect(host=master["host"], port=int(master.get("port", 5432)), user=master["username"],
+                          password=master["password"], database=props["Database"]) as conn:
         done = ensure_roles(conn, database=props["Database"], owner=owner["username"],
                             owner_password=owner["password"], runtime=runtime_user,
                             runtime_password=runtime["password"])

@@ -16,7 +16,7 @@ from typing import Any
 
 import boto3
 
-from . import pgwire
+from . import postgres
 from .dsn import dsn_from_secret, parse_dsn
 
 LOG = logging.getLogger()
@@ -24,17 +24,18 @@ LOG.setLevel(logging.INFO)
 
 
 def verify_login(dsn: str, *, attempts: int = 6, delay: float = 10.0) -> None:
-    """Log in with the DSN's own user, password and TLS mode; retry while the writer starts."""
+    """Log in with the DSN's own user and password, verifying the server (verify-full against the RDS CA
+    bundle, stricter than the DSN's own sslmode=require); retry while the writer starts."""
     parts = parse_dsn(dsn)
     last: Exception | None = None
     for attempt in range(1, attempts + 1):
         try:
-            with pgwire.connect(host=parts.host, port=parts.port, user=parts.username, password=parts.password,
-                         database=parts.dbname, sslmode=parts.param("sslmode") or "require") as conn:
-                conn.query("SELECT 1")
+            with postgres.connect(host=parts.host, port=parts.port, user=parts.username, password=parts.password,
+                                  database=parts.dbname) as conn:
+                conn.run("SELECT 1")
             return
-        except pgwire.PgError as exc:
-            if exc.code == "28P01":  # invalid_password: retrying cannot help
+        except postgres.PgError as exc:
+            if postgres.sqlstate(exc) == "28P01":  # invalid_password: retrying cannot help
                 raise RuntimeError("the database rejected the composed DSN's credentials (28P01)") from None
             last = exc
         except OSError as exc:
@@ -90,14 +91,37 @@ def same_secret(known_arn: str, reported: str | None) -> bool:
     return reported == name or reported.split(":secret:", 1)[-1].rsplit("-", 1)[0] == name
 
 
+def _redeploy(ecs: Any) -> None:
+    (ecs or boto3.client("ecs")).update_service(cluster=os.environ["CLUSTER"], service=os.environ["SERVICE"],
+                                                forceNewDeployment=True)
+    LOG.info("forced a new deployment of %s", os.environ["SERVICE"])
+
+
+def reconcile(*, secrets: Any = None, ecs: Any = None) -> dict:
+    """Compare every DSN with the credentials it is composed from, and repair those that differ (with
+    the same login proof). Runs on a schedule: a lost RotationSucceeded event is repaired within the
+    hour, before the next alternating rotation could change the password the DSN still names."""
+    secrets = secrets or boto3.client("secretsmanager")
+    targets = json.loads(os.environ["DSN_TARGETS"])
+    repaired = [t for t in targets
+                if publish_dsn(secrets=secrets, source_secret_id=t["source"], target_secret_id=t["target"],
+                               max_conns=int(t["maxConns"]), verify=True)]
+    if any(t.get("redeploy") for t in repaired):
+        _redeploy(ecs)
+    return {"status": "reconciled", "repaired": [t["target"] for t in repaired]}
+
+
 def on_rotation(event: dict, _context: Any = None, *, secrets: Any = None, ecs: Any = None) -> dict:
-    """EventBridge target for Secrets Manager's RotationSucceeded: re-derive the DSNs, then redeploy.
+    """EventBridge target: Secrets Manager's RotationSucceeded (re-derive the DSNs behind the rotated
+    secret, then redeploy), or the hourly schedule (reconcile every DSN).
 
     ``DSN_TARGETS`` (JSON) lists {source, target, maxConns, redeploy}; ``CLUSTER``
     and ``SERVICE`` name the Hydra service that a new runtime DSN must reach.
     New tasks read the new DSN; with alternating users the old one keeps
     working until the next rotation, so running tasks never fail.
     """
+    if event.get("detail-type") == "Scheduled Event":
+        return reconcile(secrets=secrets, ecs=ecs)
     detail = event.get("detail") or {}
     reported = (detail.get("additionalEventData") or {}).get("SecretId") or \
         (detail.get("requestParameters") or {}).get("secretId")
@@ -111,7 +135,5 @@ def on_rotation(event: dict, _context: Any = None, *, secrets: Any = None, ecs: 
         publish_dsn(secrets=secrets, source_secret_id=target["source"], target_secret_id=target["target"],
                     max_conns=int(target["maxConns"]), verify=True)
     if any(t.get("redeploy") for t in matches):
-        (ecs or boto3.client("ecs")).update_service(cluster=os.environ["CLUSTER"], service=os.environ["SERVICE"],
-                                                    forceNewDeployment=True)
-        LOG.info("forced a new deployment of %s", os.environ["SERVICE"])
+        _redeploy(ecs)
     return {"status": "recomposed", "targets": [t["target"] for t in matches]}

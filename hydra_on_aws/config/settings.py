@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
+from hydra_functions.rds_ca import bundle_regions
 from hydra_on_aws.config.connections import budget
 from hydra_on_aws.config.hydra import DEFAULT_IMAGE
 
@@ -248,6 +249,7 @@ class HydraConfig:
     db_deletion_protection: bool = setting(False, _bool, "RDS deletion protection on the cluster.")
     db_removal_policy: str = setting("snapshot", _choice("snapshot", "retain", "destroy"), "What `cdk destroy` or a replacement does to the cluster.")
     db_rotation_days: int = setting(30, _int(1, 365), "Days between rotations of the database credentials (runtime user with alternating users; owner and master single-user).")
+    db_server_verification: str = setting("verify-full", _choice("verify-full", "require"), "How the functions that log in to the database check its certificate: `verify-full` against the bundled Amazon RDS CA bundle (27 commercial regions, see README), or `require` (encrypted, unverified) where the bundle has no CA.")
     snapshot_before_upgrade: bool = setting(False, _bool, "Take a cluster snapshot before migrating when the Hydra image changes (migrations cannot be rolled back).")
 
     # -- hydra
@@ -423,6 +425,9 @@ def _check_relations(c: HydraConfig, prefix: str) -> None:
         fail("hydra_max_conns", f"a worst case within Aurora's max_connections: {connections.explain()} "
              f"at db_min_capacity {c.db_min_capacity} / db_max_capacity {c.db_max_capacity}; lower "
              "hydra_max_conns or hydra_max_tasks, or raise db_max_capacity")
+    if c.region and c.db_server_verification == "verify-full" and c.region not in bundle_regions():
+        fail("db_server_verification", f"'require' in {c.region}: the bundled RDS CA bundle has no certificate "
+             "authority for that region")
     if c.image_parts["ecr_region"] and c.region and c.image_parts["ecr_region"] != c.region:
         fail("hydra_image", f"an ECR image in the stacks' region ({c.region}), or replicate the repository")
     vpc = ipaddress.ip_network(c.vpc_cidr)

@@ -26,8 +26,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from hydra_functions import pgwire
-from hydra_functions.db_roles import password_clause
+from hydra_functions import postgres
+from hydra_functions.postgres import password_clause, quote_ident
 from hydra_on_aws.local.downloads import CACHE, DownloadFailed, Pinned, fetch, for_this_machine
 from hydra_on_aws.local.tls import LocalCA
 
@@ -159,10 +159,12 @@ class LocalPostgres:
             "local all all trust\n"
             "hostssl all all 127.0.0.1/32 scram-sha-256\n"
             "hostnossl all all 0.0.0.0/0 reject\n")
+        # A throwaway server: no fsync (a stop must not wait on a busy disk), the rest like Aurora.
         options = (f"-c listen_addresses={self.host} -c port={self.port} "
                    f"-c unix_socket_directories={self.base_dir} -c ssl=on "
                    f"-c ssl_cert_file={cert} -c ssl_key_file={key} -c max_connections=100 "
-                   f"-c password_encryption=scram-sha-256")
+                   f"-c password_encryption=scram-sha-256 -c fsync=off -c synchronous_commit=off "
+                   f"-c full_page_writes=off")
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60",
                   "-o", options, "start")
         return self
@@ -186,17 +188,22 @@ class LocalPostgres:
         self.cleanup()
 
     # -- SQL
-    def connect(self, database: str = "postgres") -> pgwire.Connection:
-        return pgwire.connect(host=self.host, port=self.port, user=self.superuser,
-                              password=self.superuser_password, database=database, sslmode="require")
+    def connect(self, database: str = "postgres", *, user: str | None = None,
+                password: str | None = None) -> postgres.Connection:
+        """A connection that verifies this server against the local CA (verify-full), as the superuser
+        unless ``user`` is given."""
+        return postgres.connect(host=self.host, port=self.port, user=user or self.superuser,
+                                password=password if user else self.superuser_password, database=database,
+                                cafile=str(self.ca.cert_path))
 
-    def execute(self, *statements: str, database: str = "postgres") -> list[pgwire.Result]:
+    def execute(self, *statements: str, database: str = "postgres") -> list[list]:
+        """The rows of each statement, run as the superuser."""
         with self.connect(database) as conn:
-            return [conn.query(sql) for sql in statements]
+            return [conn.run(sql) for sql in statements]
 
     def create_login(self, user: str, password: str, database: str | None = None) -> None:
-        """A login role with ``password`` (any characters but NUL), owning ``database`` if given."""
-        ident = pgwire.quote_ident(user)
+        """A login role with ``password``, owning ``database`` if given."""
+        ident = quote_ident(user)
         self.execute(f"CREATE ROLE {ident} LOGIN {password_clause(password)}")
         if database:
-            self.execute(f"CREATE DATABASE {pgwire.quote_ident(database)} OWNER {ident}")
+            self.execute(f"CREATE DATABASE {quote_ident(database)} OWNER {ident}")

@@ -172,9 +172,7 @@ class LocalStack:
         # Like Aurora's master user: owns the database, may create roles, is no superuser.
         pg.create_login("hydra_admin", master_password, database="hydra")
         pg.execute("ALTER ROLE hydra_admin CREATEROLE")
-        from hydra_functions import pgwire
-        with pgwire.connect(host=pg.host, port=pg.port, user="hydra_admin", password=master_password,
-                            database="hydra") as conn:
+        with pg.connect("hydra", user="hydra_admin", password=master_password) as conn:
             db_roles.ensure_roles(conn, database="hydra", owner="hydra_owner", owner_password=owner_password,
                                   runtime="hydra", runtime_password=runtime_password)
 

@@ -78,6 +78,9 @@ def test_token_lifetime_defaults_are_short():
     ({"cors_allowed_origins": ["*"]}, "cors_allowed_origins[0]", "no wildcard"),
     ({"vpc_cidrr": "10.0.0.0/16"}, "vpc_cidrr", "no such setting"),
     ({"hydra_max_conns": 100, "hydra_max_tasks": 10}, "hydra_max_conns", "within Aurora's max_connections"),
+    ({"db_server_verification": "verify-ca"}, "db_server_verification", "'verify-full', 'require'"),
+    ({"account": "123456789012", "region": "ca-west-1", "availability_zones": ["ca-west-1a", "ca-west-1b"]},
+     "db_server_verification", "no certificate authority for that region"),
 ])
 def test_bad_values_name_key_value_and_expected_form(overrides, key, expected_fragment):
     error = error_for(**overrides)
@@ -97,6 +100,13 @@ def test_bad_values_name_key_value_and_expected_form(overrides, key, expected_fr
 ])
 def test_production_floors_cannot_be_lowered(overrides, key):
     assert error_for("prod", **overrides).key == f"hydra:environments.prod.{key}"
+
+
+def test_a_region_the_ca_bundle_lacks_works_with_require():
+    config = load_config(context_for("dev", account="123456789012", region="ca-west-1",
+                                     availability_zones=["ca-west-1a", "ca-west-1b"],
+                                     db_server_verification="require"))
+    assert config.db_server_verification == "require"
 
 
 def test_unknown_environment_lists_the_known_ones():

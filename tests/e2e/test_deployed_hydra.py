@@ -33,8 +33,8 @@ MIGRATIONS_PREVIOUS = 212  # what v2.3.0 applies
 
 
 def count_migrations(stack: LocalStack) -> int:
-    [result] = stack.postgres.execute("SELECT count(*) FROM schema_migration", database="hydra")
-    return int(result.rows[0][0])
+    [[[count]]] = stack.postgres.execute("SELECT count(*) FROM schema_migration", database="hydra")
+    return count
 
 
 def served_version(stack: LocalStack) -> str:
@@ -69,14 +69,14 @@ def test_the_first_migration_applies_every_migration_as_the_owner(fresh):
 
 
 def test_the_owner_and_the_runtime_role_keep_their_narrow_rights(fresh):
-    [row] = fresh.postgres.execute(
+    [rows] = fresh.postgres.execute(
         "SELECT has_database_privilege('hydra_owner', 'hydra', 'CREATE'),"
         "       has_database_privilege('hydra', 'hydra', 'CREATE'),"
         "       has_schema_privilege('hydra', 'public', 'CREATE'),"
         "       has_table_privilege('hydra', 'public.hydra_client', 'SELECT, INSERT, UPDATE, DELETE'),"
         "       (SELECT rolsuper OR rolcreaterole OR rolcreatedb FROM pg_roles WHERE rolname = 'hydra_owner'),"
         "       (SELECT extowner::regrole::text FROM pg_extension WHERE extname = 'uuid-ossp')", database="hydra")
-    assert row.rows == [("f", "f", "f", "t", "f", "hydra_admin")], \
+    assert rows == [[False, False, False, True, False, "hydra_admin"]], \
         "no CREATE on the database for either role, rows only for the runtime role, the extension the master's"
 
 

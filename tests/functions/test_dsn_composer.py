@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from hydra_functions import dsn_composer, pgwire
+from hydra_functions import dsn_composer, postgres
 from hydra_functions.dsn import parse_dsn
 
 PASSWORD = "s3cr3t^with#reserved/chars"
@@ -26,13 +26,13 @@ def secrets(monkeypatch):
         def __exit__(self, *exc):
             return None
 
-        def query(self, sql):
-            return pgwire.Result(["?column?"], [("1",)], "SELECT 1")
+        def run(self, sql):
+            return [[1]]
 
     def fake_connect(**kwargs):
         logins.append(kwargs)
         return FakeConnection()
-    monkeypatch.setattr(pgwire, "connect", fake_connect)
+    monkeypatch.setattr(postgres, "connect", fake_connect)
     with mock_aws():
         client = boto3.client("secretsmanager", region_name="eu-west-1")
         source = client.create_secret(Name="db", SecretString=json.dumps({
@@ -52,8 +52,9 @@ def test_create_writes_the_dsn_after_logging_in_with_it(secrets):
     response = dsn_composer.on_event(event("Create", source, target), secrets=client)
     stored = parse_dsn(client.get_secret_value(SecretId=target)["SecretString"])
     assert (stored.password, stored.host, stored.param("max_conns")) == (PASSWORD, "db.internal", "10")
+    # No tls argument: verify-full, the default, against the bundled RDS CA bundle.
     assert logins == [{"host": "db.internal", "port": 5432, "user": "hydra_admin", "password": PASSWORD,
-                       "database": "hydra", "sslmode": "require"}]
+                       "database": "hydra"}]
     assert PASSWORD not in json.dumps(response)
 
 
@@ -86,7 +87,7 @@ def test_a_database_that_never_answers_fails_the_deploy_without_writing(monkeypa
 
     def unreachable(**kwargs):
         raise OSError("timed out")
-    monkeypatch.setattr(pgwire, "connect", unreachable)
+    monkeypatch.setattr(postgres, "connect", unreachable)
     monkeypatch.setattr(dsn_composer.time, "sleep", lambda s: None)
     with pytest.raises(RuntimeError, match="after 6 attempts"):
         dsn_composer.on_event(event("Create", source, target), secrets=client)

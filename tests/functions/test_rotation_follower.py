@@ -9,7 +9,7 @@ import pytest
 
 from hydra_functions import dsn_composer
 from hydra_functions.dsn import parse_dsn
-from hydra_functions.pgwire import quote_literal
+from hydra_functions.postgres import password_clause
 
 from tests.conftest import hydra_service
 from .test_dsn_postgres import libpq_dsn
@@ -27,8 +27,8 @@ def rotation_event(secret_arn: str) -> dict:
 @pytest.fixture
 def rotated(postgres, moto_session, monkeypatch, request):
     user = f"follower_{request.node.name[-12:].strip('_')}"
-    postgres.execute(f"CREATE ROLE {user} LOGIN PASSWORD {quote_literal(OLD)}",
-                     f"CREATE ROLE {user}_clone LOGIN PASSWORD {quote_literal(NEW)}",
+    postgres.execute(f"CREATE ROLE {user} LOGIN {password_clause(OLD)}",
+                     f"CREATE ROLE {user}_clone LOGIN {password_clause(NEW)}",
                      f"GRANT {user} TO {user}_clone")
     secrets = moto_session.client("secretsmanager")
     creds = {"username": user, "password": OLD, "host": postgres.host, "port": postgres.port,

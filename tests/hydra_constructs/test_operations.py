@@ -38,27 +38,27 @@ def schedules(synth) -> dict[str, dict]:
             for name in ("MasterRotation", "OwnerRotation", "RuntimeRotation")}
 
 
-def test_database_credentials_rotate_runtime_with_alternating_users(synth):
+def test_one_function_of_this_repository_rotates_the_three_database_secrets(synth):
     template, model, stack = synth.templates["Stateful"], synth.model, synth.stack_name("Stateful")
+    assert "Transform" not in template, "no hosted rotation (its transform deploys python3.10)"
     rotation = schedules(synth)
     secret_of = {name: model.resource(model.resolve(stack, p["SecretId"])).path for name, p in rotation.items()}
     assert secret_of == {"MasterRotation": f"{stack}/Database/Cluster/Secret/Attachment/Resource",
                          "OwnerRotation": f"{stack}/Roles/OwnerSecret/Attachment/Resource",
                          "RuntimeRotation": f"{stack}/Roles/RuntimeSecret/Attachment/Resource"}
-    assert rotation["RuntimeRotation"]["HostedRotationLambda"]["RotationType"] == "PostgreSQLMultiUser"
-    assert model.resolve(stack, rotation["RuntimeRotation"]["HostedRotationLambda"]["MasterSecretArn"]).logical_id \
-        == by_path(template, "Database/Cluster/Secret/Attachment/Resource")[0]
-    for name in ("MasterRotation", "OwnerRotation"):  # the owner must stay one role: migrations own everything
-        assert rotation[name]["HostedRotationLambda"]["RotationType"] == "PostgreSQLSingleUser"
+    functions = {model.resource(model.resolve(stack, p["RotationLambdaARN"])).path for p in rotation.values()}
+    assert functions == {f"{stack}/Roles/Rotation/Function/Resource"}
+    _, function = by_path(template, "Roles/Rotation/Function/Resource")
+    assert props(function)["Handler"] == "hydra_functions.rotation.on_rotation"
+    assert props(function)["Runtime"] == "python3.14"
     for p in rotation.values():
         assert p["RotationRules"] == {"ScheduleExpression": f"rate({synth.config.db_rotation_days} days)"}
         assert p["RotateImmediatelyOnUpdate"] is False
-        groups = [model.resource(model.resolve(stack, p["HostedRotationLambda"]["VpcSecurityGroupIds"])).path]
-        assert groups == [f"{stack}/Roles/RotationSecurityGroup/Resource"]
-        # Private subnets (egress through the NAT), never isolated ones: the function must reach Secrets Manager.
-        subnets = {part["Ref"] for part in p["HostedRotationLambda"]["VpcSubnetIds"]["Fn::Join"][1]
-                   if isinstance(part, dict)}
-        assert subnets == set(subnets_by_tier(template)["private"])
+    groups = [model.resource(model.resolve(stack, g)).path for g in props(function)["VpcConfig"]["SecurityGroupIds"]]
+    assert groups == [f"{stack}/Roles/RotationSecurityGroup/Resource"]
+    # Private subnets (egress through the NAT), never isolated ones: the function must reach Secrets Manager.
+    subnets = {model.resolve(stack, s).logical_id for s in props(function)["VpcConfig"]["SubnetIds"]}
+    assert subnets == set(subnets_by_tier(template)["private"])
     _, group = by_path(template, "Roles/RotationSecurityGroup/Resource")
     egress = {(r["IpProtocol"], r["FromPort"], r.get("CidrIp")) for r in props(group)["SecurityGroupEgress"]}
     assert egress == {("tcp", 443, "0.0.0.0/0")}, "only HTTPS out (the Secrets Manager API), plus the database"
@@ -66,9 +66,25 @@ def test_database_credentials_rotate_runtime_with_alternating_users(synth):
              if props(r)["GroupId"]["Fn::GetAtt"][0] == by_path(template, "Roles/RotationSecurityGroup/Resource")[0]]
     assert [(r["FromPort"], model.resource(model.resolve(stack, r["DestinationSecurityGroupId"])).path)
             for r in to_db] == [(5432, f"{stack}/Database/SecurityGroup/Resource")]
+    # The runtime secret names its master: the function rotates it with alternating users.
     runtime_template = json.loads(props(by_path(template, "Roles/RuntimeSecret/Resource")[1])
                                   ["GenerateSecretString"]["SecretStringTemplate"]["Fn::Join"][1][0] + '"}')
     assert runtime_template["username"] == "hydra"
+    assert "masterarn" in json.dumps(props(by_path(template, "Roles/RuntimeSecret/Resource")[1]))
+
+
+def test_the_rotation_function_may_touch_only_the_secrets_it_rotates(synth):
+    template, model, stack = synth.templates["Stateful"], synth.model, synth.stack_name("Stateful")
+    [policy] = [props(p) for p in resources(template, "AWS::IAM::Policy").values()
+                if "RotationFunctionServiceRole" in json.dumps(props(p)["Roles"])]
+    writes = [st for st in policy["PolicyDocument"]["Statement"] if "secretsmanager:PutSecretValue" in st["Action"]]
+    [write] = writes
+    assert {model.resource(model.resolve(stack, r)).path for r in write["Resource"]} == {
+        f"{stack}/Database/Cluster/Secret/Attachment/Resource", f"{stack}/Roles/OwnerSecret/Attachment/Resource",
+        f"{stack}/Roles/RuntimeSecret/Attachment/Resource"}
+    assert "secretsmanager:UpdateSecretVersionStage" in write["Action"]
+    wildcard = [st for st in policy["PolicyDocument"]["Statement"] if st["Resource"] == "*"]
+    assert [st["Action"] for st in wildcard] == ["secretsmanager:GetRandomPassword"]
 
 
 def test_rotations_wait_for_the_roles_they_rotate(synth):
@@ -326,3 +342,16 @@ def test_the_worst_case_counts_two_generations_of_tasks_and_every_other_client()
     b = budget(min_acu=1, max_acu=4, max_tasks=10, max_conns=40)
     assert b.total == 2 * 10 * 40 + 4 + 40 + 5 + 3 and not b.fits
     assert "800 (2 x 10 tasks x max_conns 40)" in b.explain() and "max_connections 823" in b.explain()
+
+
+def test_every_function_that_logs_in_to_the_database_verifies_it_as_configured(synth):
+    logging_in = {"hydra_functions.db_roles.on_event", "hydra_functions.rotation.on_rotation",
+                  "hydra_functions.dsn_composer.on_event", "hydra_functions.dsn_composer.on_rotation"}
+    seen = {}
+    for template in synth.templates.values():
+        for r in resources(template, "AWS::Lambda::Function").values():
+            handler = props(r).get("Handler")
+            if handler in logging_in:
+                seen[handler] = ((props(r).get("Environment") or {}).get("Variables") or {}).get("DB_TLS")
+    assert seen == {h: synth.config.db_server_verification for h in logging_in}
+    assert synth.config.db_server_verification == "verify-full"

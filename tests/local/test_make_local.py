@@ -44,7 +44,8 @@ def test_make_local_prints_a_working_issuer_and_ctrl_c_stops_everything():
     before = set(os.listdir(TMP))
     # Its own process group, as a shell gives a foreground job; Ctrl-C signals the whole group.
     process = subprocess.Popen([sys.executable, "-m", "hydra_on_aws.local.stack"], cwd=ROOT, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                               env={**os.environ, "PYTHONFAULTHANDLER": "1"})
     lines: list[str] = []
     try:
         deadline = time.monotonic() + 120
@@ -63,8 +64,15 @@ def test_make_local_prints_a_working_issuer_and_ctrl_c_stops_everything():
         admin = shown["HYDRA_ADMIN_API"]
         assert fetch_json(admin + "/health/ready")["status"] == "ok"
         os.killpg(process.pid, signal.SIGINT)
-        assert process.wait(timeout=60) == 0
+        try:
+            status = process.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)  # faulthandler prints where every thread is
+            process.wait(timeout=30)
+            raise AssertionError("make local did not stop within 2 minutes of Ctrl-C:\n"
+                                 + process.stderr.read()[-6000:]) from None
         errors = process.stderr.read()
+        assert status == 0, errors
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)

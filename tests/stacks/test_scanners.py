@@ -99,13 +99,31 @@ def test_cfn_lint_would_catch_a_broken_template(tmp_path):
     assert [f for f in cfn_lint([path]) if f["Level"] == "Error"]
 
 
-# ----------------------------------------------- Lambda code: stdlib + boto3 ---
+# ------------------------------------- Lambda code: stdlib, boto3, the pins ---
 
 LAMBDA_RUNTIME_PACKAGES = {"boto3", "botocore"}  # what the Lambda Python runtime provides besides the stdlib
 
 
-def third_party_imports(source: str) -> set[str]:
-    """Top-level modules a Python source imports that are neither the stdlib, boto3 nor our own package."""
+def pinned_requirements() -> dict[str, str]:
+    """functions/requirements.txt: distribution name -> version."""
+    pins = {}
+    for line in (ROOT / "functions" / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, rest = line.partition("==")
+            pins[name.strip().lower()] = rest.split()[0]
+    return pins
+
+
+def bundled_modules() -> set[str]:
+    """Top-level modules in the functions' asset besides our package: what the pins bring."""
+    from hydra_constructs.functions import bundle
+    return {p.name.removesuffix(".py") for p in bundle().iterdir()
+            if not p.name.endswith(".dist-info") and p.name != "hydra_functions"}
+
+
+def third_party_imports(source: str, allowed: set[str]) -> set[str]:
+    """Top-level modules a Python source imports that are neither the stdlib nor ``allowed``."""
     import ast
     import sys
     found = set()
@@ -114,16 +132,24 @@ def third_party_imports(source: str) -> set[str]:
                  else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
         for name in names:
             top = name.split(".")[0]
-            if top not in sys.stdlib_module_names and top not in LAMBDA_RUNTIME_PACKAGES | {"hydra_functions"}:
+            if top not in sys.stdlib_module_names and top not in allowed | {"hydra_functions"}:
                 found.add(top)
     return found
 
 
-def test_lambda_code_needs_nothing_but_the_stdlib_and_boto3():
-    # The asset is the folder as it is (no Docker bundling): a third-party import would fail in AWS only.
+def test_lambda_code_needs_nothing_but_the_stdlib_boto3_and_the_bundled_pins():
+    # A third-party import neither the runtime nor the bundle provides would fail in AWS only.
+    allowed = LAMBDA_RUNTIME_PACKAGES | bundled_modules()
+    assert {"pg8000", "scramp"} <= allowed
     sources = sorted((ROOT / "functions").rglob("*.py"))
     assert sources
-    assert {str(p.relative_to(ROOT)): third_party_imports(p.read_text()) for p in sources} == {
+    assert {str(p.relative_to(ROOT)): third_party_imports(p.read_text(), allowed) for p in sources} == {
         str(p.relative_to(ROOT)): set() for p in sources}
-    assert third_party_imports("import json, boto3\nfrom requests import get\nimport jwt.algorithms") == {
-        "requests", "jwt"}
+    assert third_party_imports("import json, boto3, pg8000\nfrom requests import get\nimport jwt.algorithms",
+                               allowed) == {"requests", "jwt"}
+
+
+def test_the_tests_run_the_versions_the_functions_bundle():
+    from importlib.metadata import version
+    for name, pinned in pinned_requirements().items():
+        assert version(name) == pinned, f"{name}: requirements-dev.txt and functions/requirements.txt disagree"

@@ -1,7 +1,8 @@
 """Snapshots: every stack in dev and prod, deterministic across runs and machines.
 
-Nothing is masked: an asset's hash is the fingerprint of its content (file names and bytes, not
-paths, times or modes), so a change to Lambda code shows in the snapshot diff. Update on purpose
+Nothing is masked: the functions' asset hash is the fingerprint of what goes into it (file names
+and bytes of the code, the CA bundle and the pinned requirements; not paths, times or modes), so a
+change to Lambda code or its bundled dependencies shows in the snapshot diff. Update on purpose
 only: `make snapshot-update` (pytest --snapshot-update), then read the diff of
 tests/stacks/__snapshots__ as a reviewer would.
 """
@@ -16,7 +17,8 @@ import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from app import build_app
-from hydra_constructs.functions import FUNCTIONS_DIR, FUNCTIONS_EXCLUDE
+from hydra_constructs import functions
+from hydra_constructs.functions import HydraFunction
 
 from tests.conftest import PARTS, context_for, synthesize
 
@@ -36,17 +38,37 @@ def test_stack_matches_its_reviewed_snapshot(env, part, snapshot_json):
     assert canonical(synthesize(env).templates[part]) == snapshot_json
 
 
-def test_a_change_to_lambda_code_changes_the_templates(dev, tmp_path):
-    fingerprint = cdk.FileSystem.fingerprint(str(FUNCTIONS_DIR), exclude=list(FUNCTIONS_EXCLUDE))
-    composer = next(r for r in dev.templates["Stateful"]["Resources"].values()
-                    if r["Type"] == "AWS::Lambda::Function"
-                    and r["Properties"].get("Handler") == "hydra_functions.dsn_composer.on_event")
-    assert composer["Properties"]["Code"]["S3Key"] == f"{fingerprint}.zip"
+def _function_s3_key() -> str:
+    """The S3 key of one HydraFunction's code, in a stack of its own."""
+    app = cdk.App()
+    stack = cdk.Stack(app, "One")
+    HydraFunction(stack, "Fn", handler="hydra_functions.dsn.compose_dsn", description="x", log_retention_days=1)
+    [function] = [r for r in app.synth().get_stack_by_name("One").template["Resources"].values()
+                  if r["Type"] == "AWS::Lambda::Function"]
+    return function["Properties"]["Code"]["S3Key"]
+
+
+def test_the_code_s3_key_follows_the_asset_fingerprint(dev, monkeypatch):
+    ours = {r["Properties"]["Code"]["S3Key"] for t in dev.templates.values() for r in t["Resources"].values()
+            if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler", "").startswith("hydra_")}
+    assert ours == {_function_s3_key()}, "every function shares the one asset"
+    monkeypatch.setattr(functions, "asset_fingerprint", lambda: "0" * 64)
+    monkeypatch.setattr(functions, "bundle", lambda fingerprint=None: functions.PACKAGE_DIR)
+    assert _function_s3_key() not in ours
+
+
+@pytest.mark.parametrize("changed", ["hydra_functions/dsn.py", "hydra_functions/rds-ca-bundle.pem",
+                                     "requirements.txt"])
+def test_the_fingerprint_covers_code_ca_bundle_and_pinned_requirements(tmp_path, monkeypatch, changed):
+    before = functions.asset_fingerprint()
     copy = tmp_path / "functions"
-    shutil.copytree(FUNCTIONS_DIR, copy, ignore=shutil.ignore_patterns(*FUNCTIONS_EXCLUDE))
-    module = copy / "hydra_functions" / "dsn.py"
-    module.write_text(module.read_text() + "\n# one more line\n")
-    assert cdk.FileSystem.fingerprint(str(copy), exclude=list(FUNCTIONS_EXCLUDE)) != fingerprint
+    shutil.copytree(functions.FUNCTIONS_DIR, copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    monkeypatch.setattr(functions, "FUNCTIONS_DIR", copy)
+    monkeypatch.setattr(functions, "PACKAGE_DIR", copy / "hydra_functions")
+    monkeypatch.setattr(functions, "REQUIREMENTS", copy / "requirements.txt")
+    assert functions.asset_fingerprint() == before, "the same content gives the same fingerprint anywhere"
+    (copy / changed).write_text((copy / changed).read_text() + "\n# one more line\n")
+    assert functions.asset_fingerprint() != before
 
 
 @pytest.mark.synth_heavy
