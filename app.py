@@ -23,7 +23,7 @@ if (_VENV_BIN / "node").exists() and not os.environ.get("PATH", "").startswith(s
 
 import aws_cdk as cdk  # noqa: E402
 
-from hydra_functions.clients import ClientError  # noqa: E402
+from hydra_functions.clients import ClientError, validate_clients  # noqa: E402
 from hydra_on_aws.config.settings import (  # noqa: E402
     DEFAULT_ENV, ENV_SELECTOR_KEY, ENVIRONMENTS_KEY, ConfigError, HydraConfig, cdk_json_context, load_config,
 )
@@ -40,13 +40,14 @@ OUTDIR = Path(__file__).resolve().parent / "cdk.out"
 NAG_KEY = "hydra:nag"
 
 
-def build_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = None) -> cdk.App:
+def build_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = None,
+              clients: list[dict] | None = None) -> cdk.App:
     """Build the app for the environment selected by ``context['env']``.
 
     ``context`` is laid over cdk.json's context, so tests see the same
     feature flags as `cdk synth`; context given to the CLI (`-c env=prod`)
-    overrides both. Raises :class:`ConfigError` on bad configuration and
-    :class:`ClientError` on a bad clients/<env>.json.
+    overrides both. ``clients`` replaces the environment's clients/<env>.json (validated the same
+    way). Raises :class:`ConfigError` on bad configuration and :class:`ClientError` on bad clients.
     """
     app = cdk.App(
         # Path metadata names the construct behind each resource, as `cdk synth` does.
@@ -55,7 +56,9 @@ def build_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = 
         # the built-in copy of those rules would add about a second to each synthesis.
         builtin_cloud_formation_validation=False)
     config = load_config({key: app.node.try_get_context(key) for key in (ENV_SELECTOR_KEY, ENVIRONMENTS_KEY)})
-    build_stacks(app, config, load_clients(config.env_name))
+    declared = load_clients(config.env_name) if clients is None else \
+        validate_clients({"clients": clients}, source="the clients given to build_app")
+    build_stacks(app, config, declared)
     # Synthesis fails if anything could make the admin API reachable from outside.
     install_guard(app, config)
     if app.node.try_get_context(NAG_KEY) is not False:

@@ -46,7 +46,13 @@ def exposure_dev() -> str:
     return render("dev", environment_network("dev", templates))
 
 
-SECTIONS: dict[str, Callable[[], str]] = {"config-reference": config_reference, "exposure:dev": exposure_dev}
+def routine_changes() -> str:
+    from devtools.catalogue import Rehearsal, table
+    return table(Rehearsal().run())
+
+
+SECTIONS: dict[str, Callable[[], str]] = {"config-reference": config_reference, "exposure:dev": exposure_dev,
+                                          "routine-changes": routine_changes}
 
 
 def _pattern(name: str) -> re.Pattern[str]:

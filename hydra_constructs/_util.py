@@ -23,6 +23,28 @@ def retention(days: int) -> logs.RetentionDays:
     return logs.RetentionDays[dict(zip(LOG_RETENTION_DAYS, _RETENTION_NAMES))[days]]
 
 
+def retain_logs_of(scope: IConstruct, construct_id: str, log_group_name: str, days: int) -> logs.LogRetention:
+    """Retention for a log group a service creates by itself (API Gateway's execution logs, a function
+    CDK adds): CDK's log-retention function creates it if needed and sets the retention, where a
+    LogGroup resource would fail with 'already exists' once the service had written to it."""
+    created = logs.LogRetention(scope, construct_id, log_group_name=log_group_name, retention=retention(days))
+    acknowledge_log_retention(scope)
+    return created
+
+
+def acknowledge_log_retention(scope: IConstruct) -> None:
+    """cdk-nag's findings on CDK's log-retention singleton function of ``scope``'s stack, if it has one."""
+    singleton = cdk.Stack.of(scope).node.try_find_child(LOG_RETENTION_SINGLETON_ID)
+    if singleton is None:
+        return
+    acknowledge(singleton, "AwsSolutions-IAM4",
+                "CDK's log-retention function writes its own logs with AWSLambdaBasicExecutionRole.",
+                LAMBDA_BASIC_EXECUTION)
+    acknowledge(singleton, "AwsSolutions-IAM5",
+                "CDK's log-retention function must set retention on log groups services name at runtime.",
+                "Resource::*")
+
+
 def kept_in_production(production: bool) -> cdk.RemovalPolicy:
     """RETAIN in production (data, logs and secrets outlive a deleted stack), DESTROY elsewhere."""
     return cdk.RemovalPolicy.RETAIN if production else cdk.RemovalPolicy.DESTROY

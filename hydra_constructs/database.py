@@ -8,7 +8,7 @@ from constructs import Construct
 
 from hydra_on_aws.config.settings import HydraConfig
 
-from ._util import LAMBDA_BASIC_EXECUTION, LOG_RETENTION_SINGLETON_ID, acknowledge, kept_in_production, retention
+from ._util import acknowledge_log_retention, kept_in_production, retention
 
 DATABASE_NAME = "hydra"
 ADMIN_USER = "hydra_admin"
@@ -93,14 +93,7 @@ class Database(Construct):
                 "port would add nothing but friction.")),
         )
         # RDS creates the exported log group itself; CDK's singleton function sets its retention.
-        log_retention = cdk.Stack.of(self).node.try_find_child(LOG_RETENTION_SINGLETON_ID)
-        if log_retention is not None:
-            acknowledge(log_retention, "AwsSolutions-IAM4",
-                        "CDK's log-retention function writes its own logs with AWSLambdaBasicExecutionRole.",
-                        LAMBDA_BASIC_EXECUTION)
-            acknowledge(log_retention, "AwsSolutions-IAM5",
-                        "CDK's log-retention function must set retention on log groups RDS names at runtime.",
-                        "Resource::*")
+        acknowledge_log_retention(self)
         if not config.db_deletion_protection:
             Validations.of(self.cluster).acknowledge(cdk.Acknowledgment(id="AwsSolutions-RDS10", reason=(
                 f"Environment '{config.env_name}' is disposable (db_deletion_protection=false); production "

@@ -14,7 +14,7 @@ from constructs import Construct
 
 from hydra_on_aws.config.settings import HydraConfig
 
-from ._util import acknowledge, kept_in_production, retention
+from ._util import acknowledge, kept_in_production, retain_logs_of, retention
 
 CONTAINER_NAME = "hydra"
 MIGRATE_CONTAINER = "hydra-migrate"
@@ -142,6 +142,10 @@ class HydraService(Construct):
 
         self.cluster = ecs.Cluster(self, "Cluster", vpc=vpc,
                                    container_insights_v2=ecs.ContainerInsights.ENHANCED)
+        # Container Insights writes its performance events to a group it creates (one day by default).
+        retain_logs_of(self, "ContainerInsightsLogsRetention",
+                       f"/aws/ecs/containerinsights/{self.cluster.cluster_name}/performance",
+                       config.log_retention_days)
         self.log_group = logs.LogGroup(
             self, "Logs", retention=retention(config.log_retention_days),
             removal_policy=kept_in_production(config.production))
@@ -194,7 +198,8 @@ class HydraService(Construct):
             self, "Service",
             cluster=self.cluster,
             task_definition=self.task_definition,
-            desired_count=config.hydra_min_tasks,
+            # No DesiredCount: autoscaling owns it (its minimum applies from the start). With one in the
+            # template, every deploy that touches the service would reset the count to it.
             vpc_subnets=subnets,
             security_groups=[hydra_tasks_sg],
             assign_public_ip=False,

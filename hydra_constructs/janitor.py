@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, aws_ec2 as ec2, aws_ecs as ecs, aws_logs as logs
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack, aws_ec2 as ec2, aws_ecs as ecs, aws_iam as iam, aws_logs as logs
 from aws_cdk import aws_scheduler as scheduler, aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_secretsmanager as secretsmanager
-from aws_cdk import aws_stepfunctions as sfn, aws_stepfunctions_tasks as tasks
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from hydra_on_aws.config.settings import HydraConfig
@@ -46,17 +46,36 @@ class Janitor(Construct):
                            secrets={"DSN": ecs.Secret.from_secrets_manager(dsn_secret)},
                            log_group=log_group, stream_prefix="janitor")
 
-        list_running = tasks.CallAwsService(
-            self, "ListRunningJanitors", service="ecs", action="listTasks",
-            parameters={"Cluster": cluster.cluster_arn, "Family": self.family, "DesiredStatus": "RUNNING"},
-            iam_resources=["*"], iam_action="ecs:ListTasks",
-            result_selector={"running.$": "States.ArrayLength($.TaskArns)"}, result_path="$.janitors")
-        run = tasks.EcsRunTask(
-            self, "RunJanitor", integration_pattern=sfn.IntegrationPattern.RUN_JOB, cluster=cluster,
-            task_definition=self.task_definition,
-            launch_target=tasks.EcsFargateLaunchTarget(platform_version=ecs.FargatePlatformVersion.LATEST),
-            subnets=subnets, security_groups=[security_group], assign_public_ip=False,
-            result_selector={"exitCode.$": "$.Containers[0].ExitCode"}, result_path="$.janitor")
+        # Written as Task states with this construct's own policy: the service integrations CDK offers
+        # grant ecs:StopTask, ecs:DescribeTasks and ecs:ListTasks on every task of the account.
+        stack = Stack.of(self)
+        in_cluster = {"ArnEquals": {"ecs:cluster": cluster.cluster_arn}}
+        list_running = sfn.CustomState(self, "ListRunningJanitors", state_json={
+            "Type": "Task", "Resource": f"arn:{Aws.PARTITION}:states:::aws-sdk:ecs:listTasks",
+            "Parameters": {"Cluster": cluster.cluster_arn, "Family": self.family, "DesiredStatus": "RUNNING"},
+            "ResultSelector": {"running.$": "States.ArrayLength($.TaskArns)"}, "ResultPath": "$.janitors"})
+        run = sfn.CustomState(self, "RunJanitor", state_json={
+            "Type": "Task", "Resource": f"arn:{Aws.PARTITION}:states:::ecs:runTask.sync",
+            "Parameters": {
+                "Cluster": cluster.cluster_arn, "TaskDefinition": self.task_definition.task_definition_arn,
+                "LaunchType": "FARGATE", "PlatformVersion": "LATEST",
+                "NetworkConfiguration": {"AwsvpcConfiguration": {
+                    "Subnets": cluster.vpc.select_subnets(subnet_group_name=subnets.subnet_group_name).subnet_ids,
+                    "SecurityGroups": [security_group.security_group_id], "AssignPublicIp": "DISABLED"}}},
+            "ResultSelector": {"exitCode.$": "$.Containers[0].ExitCode"}, "ResultPath": "$.janitor"})
+        self._statements = [
+            # ECS names tasks by id: these are limited to Hydra's cluster by its condition key instead.
+            iam.PolicyStatement(actions=["ecs:ListTasks", "ecs:DescribeTasks", "ecs:StopTask"], resources=["*"],
+                                conditions=in_cluster),
+            iam.PolicyStatement(actions=["ecs:RunTask"], resources=[self.task_definition.task_definition_arn],
+                                conditions=in_cluster),
+            iam.PolicyStatement(actions=["iam:PassRole"], resources=[
+                self.task_definition.task_role.role_arn, self.task_definition.obtain_execution_role().role_arn]),
+            # runTask.sync waits on the EventBridge rule Step Functions manages for it.
+            iam.PolicyStatement(actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                                resources=[stack.format_arn(service="events", resource="rule",
+                                                            resource_name="StepFunctionsGetEventsForECSTaskRule")]),
+        ]
         outcome = (sfn.Choice(self, "JanitorExitCode")
                    .when(sfn.Condition.number_equals("$.janitor.exitCode", 0), sfn.Succeed(self, "Cleaned"))
                    .otherwise(sfn.Fail(self, "JanitorFailed", error="JanitorFailed",
@@ -72,12 +91,14 @@ class Janitor(Construct):
             self, "StateMachine", definition_body=sfn.DefinitionBody.from_chainable(definition),
             timeout=Duration.hours(6), tracing_enabled=True,
             logs=sfn.LogOptions(destination=machine_logs, level=sfn.LogLevel.ALL, include_execution_data=False))
+        for statement in self._statements:
+            self.state_machine.add_to_role_policy(statement)
         self.schedule = scheduler.Schedule(
             self, "Schedule", schedule=scheduler.ScheduleExpression.expression(config.janitor_schedule),
             target=scheduler_targets.StepFunctionsStartExecution(self.state_machine),
             description=f"Hydra {config.env_name}: hydra janitor")
         acknowledge(self.state_machine, "AwsSolutions-IAM5",
-                    "ecs:ListTasks and the CloudWatch Logs delivery actions have no resource-level "
-                    "permissions; runTask.sync also needs the EventBridge rule Step Functions manages for it.",
-                    "Resource::*",
-                    "Resource::" + nag_arn("events", "rule/StepFunctionsGetEventsForECSTaskRule"))
+                    "ECS names tasks by id, so listing, describing and stopping tasks is limited to Hydra's "
+                    "cluster by the ecs:cluster condition; the CloudWatch Logs delivery and X-Ray actions have "
+                    "no resource-level permissions.",
+                    "Resource::*")

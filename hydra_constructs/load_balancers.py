@@ -6,7 +6,7 @@ import aws_cdk as cdk
 from aws_cdk import Duration, Validations, aws_ec2 as ec2, aws_elasticloadbalancingv2 as elbv2
 from constructs import Construct
 
-from hydra_on_aws.config.settings import HydraConfig
+from hydra_on_aws.config.settings import ADMIN_TARGET_GROUP_PORT, PUBLIC_TARGET_GROUP_PORT, HydraConfig
 
 
 class HydraLoadBalancers(Construct):
@@ -59,6 +59,7 @@ class HydraLoadBalancers(Construct):
         self.public_nlb = elbv2.NetworkLoadBalancer(
             self, "PublicNlb", vpc=vpc, vpc_subnets=subnets, internet_facing=False,
             security_groups=[self.public_nlb_sg], cross_zone_enabled=True,
+            deletion_protection=config.production,
             # A REST API VPC link (V1) carries no security group: its traffic
             # arrives over PrivateLink and must not be judged by inbound rules.
             enforce_security_group_inbound_rules_on_private_link_traffic=False,
@@ -66,11 +67,12 @@ class HydraLoadBalancers(Construct):
         self.admin_nlb = elbv2.NetworkLoadBalancer(
             self, "AdminNlb", vpc=vpc, vpc_subnets=subnets, internet_facing=False,
             security_groups=[self.admin_nlb_sg], cross_zone_enabled=True,
+            deletion_protection=config.production,
             enforce_security_group_inbound_rules_on_private_link_traffic=True,
         )
 
-        self.public_target_group = self._target_group("PublicTargets", vpc, self.public_port)
-        self.admin_target_group = self._target_group("AdminTargets", vpc, self.admin_port)
+        self.public_target_group = self._target_group("PublicTargets", vpc, PUBLIC_TARGET_GROUP_PORT)
+        self.admin_target_group = self._target_group("AdminTargets", vpc, ADMIN_TARGET_GROUP_PORT)
         self.public_listener = self.public_nlb.add_listener(
             "PublicListener", port=self.public_port, protocol=elbv2.Protocol.TCP,
             default_target_groups=[self.public_target_group])

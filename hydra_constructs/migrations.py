@@ -55,7 +55,11 @@ class HydraMigrations(Construct):
             statements += [
                 iam.PolicyStatement(actions=["rds:CreateDBClusterSnapshot", "rds:AddTagsToResource"],
                                     resources=[db_cluster.cluster_arn, snapshots]),
-                iam.PolicyStatement(actions=["rds:DescribeDBClusterSnapshots"], resources=[snapshots]),
+                iam.PolicyStatement(actions=["rds:DescribeDBClusterSnapshots"],
+                                    resources=[db_cluster.cluster_arn, snapshots]),
+                # Only this runner's snapshots (by name): pruning never touches anyone else's.
+                iam.PolicyStatement(actions=["rds:ListTagsForResource", "rds:DeleteDBClusterSnapshot"],
+                                    resources=[snapshots]),
             ]
         for function in (on_event, is_complete):
             for statement in statements:
@@ -89,6 +93,7 @@ class HydraMigrations(Construct):
                 "LogStreamPrefix": "migrate",
                 "Image": config.hydra_image,
                 "SnapshotOnVersionChange": str(config.snapshot_before_upgrade).lower(),
+                "SnapshotsKept": str(config.upgrade_snapshots_kept),
                 "DbClusterIdentifier": db_cluster.cluster_identifier,
                 "TimeoutMinutes": str(config.migration_timeout_minutes),
             })

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from aws_cdk import aws_ec2 as ec2, aws_logs as logs
+from aws_cdk import Fn, Stack, aws_ec2 as ec2, aws_logs as logs
 from constructs import Construct
 
 from hydra_on_aws.config.settings import HydraConfig
 
-from ._util import acknowledge, amazon_linux_cpu, kept_in_production, retention
+from ._util import acknowledge, amazon_linux_cpu, kept_in_production, retain_logs_of, retention
 
 
 class Network(Construct):
@@ -74,6 +74,12 @@ class Network(Construct):
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group),
             traffic_type=ec2.FlowLogTrafficType.ALL,
         )
+        # restrict_default_security_group adds CDK's own function, which logs to a group Lambda creates.
+        restrict = Stack.of(self).node.try_find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider")
+        if restrict is not None:
+            handler = restrict.node.find_child("Handler")
+            retain_logs_of(self, "RestrictDefaultSgLogsRetention",
+                           Fn.join("", ["/aws/lambda/", handler.ref]), config.log_retention_days)
         # Image layers come from S3: keep that traffic off the NAT (and free).
         self.vpc.add_gateway_endpoint("S3Endpoint", service=ec2.GatewayVpcEndpointAwsService.S3)
 

@@ -16,7 +16,7 @@ from constructs import Construct
 
 from hydra_on_aws.config.settings import HydraConfig
 
-from ._util import MANAGED_POLICY, acknowledge, kept_in_production, retention
+from ._util import MANAGED_POLICY, acknowledge, kept_in_production, retain_logs_of, retention
 from .waf import PublicApiFirewall
 
 # What an access log line holds: no headers, no query strings, no bodies.
@@ -84,6 +84,10 @@ class PublicApi(Construct):
             ),
         )
         self.stage = self.rest_api.deployment_stage
+        # API Gateway writes its execution logs (logging_level ERROR) to a group it creates itself.
+        retain_logs_of(self, "ExecutionLogsRetention",
+                       f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{config.api_stage_name}",
+                       config.log_retention_days)
 
         nlb_base = f"http://{public_nlb.load_balancer_dns_name}:{public_port}"
         self.rest_api.root.add_method("ANY", self._to_hydra(f"{nlb_base}/"))

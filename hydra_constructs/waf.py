@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import ArnFormat, Stack, aws_apigateway as apigw, aws_logs as logs, aws_wafv2 as wafv2
+from aws_cdk import ArnFormat, Aws, Fn, Stack, aws_apigateway as apigw, aws_logs as logs, aws_wafv2 as wafv2
 from constructs import Construct
 
 from hydra_on_aws.config.settings import HydraConfig
@@ -129,8 +129,12 @@ class PublicApiFirewall(Construct):
         wafv2.CfnWebACLAssociation(self, "Association", resource_arn=stage.stage_arn,
                                    web_acl_arn=self.web_acl.attr_arn)
 
+        # WAF wants the aws-waf-logs- prefix, so CloudFormation cannot generate the name. The stack id's
+        # UUID makes it new with every instance of the stack: a retained group from a deleted stack
+        # never blocks creating the stack again.
+        stack_uuid = Fn.select(2, Fn.split("/", Aws.STACK_ID))
         log_group = logs.LogGroup(
-            self, "Logs", log_group_name=f"aws-waf-logs-hydra-{config.env_name}",
+            self, "Logs", log_group_name=Fn.join("", [f"aws-waf-logs-hydra-{config.env_name}-", stack_uuid]),
             retention=retention(config.log_retention_days),
             removal_policy=kept_in_production(config.production))
         wafv2.CfnLoggingConfiguration(

@@ -24,7 +24,7 @@ from hydra_on_aws.boundary.templates import AppTemplates  # noqa: E402
 from hydra_on_aws.boundary.trust_boundary import Network  # noqa: E402
 
 PARTS = ("Stateful", "Ingress", "Service", "Operations")
-SLOW_MARKERS = ("cli", "postgres", "e2e", "scanner", "synth_heavy")
+SLOW_MARKERS = ("cli", "postgres", "e2e", "scanner", "synth_heavy", "catalogue")
 
 
 def pytest_collection_modifyitems(items):

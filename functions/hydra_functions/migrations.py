@@ -4,7 +4,10 @@ A CloudFormation custom resource (provider framework): ``on_event`` starts
 the work, ``is_complete`` polls it. When the Hydra image changes and
 ``SnapshotOnVersionChange`` is on, a cluster snapshot is taken first and the
 task starts only once the snapshot is available: CloudFormation's rollback
-does not roll a schema back.
+does not roll a schema back. A rollback re-runs the runner from the new image
+back to the old one: a snapshot between those two images exists already, and
+no second one is taken. Once a new snapshot is available, the runner's older
+snapshots beyond the newest ``SnapshotsKept`` are deleted.
 
 Every poll finds "its" task through ``startedBy`` (derived from the
 CloudFormation request id), so a task is started at most once per request,
@@ -51,10 +54,48 @@ def snapshot_id(event: dict) -> str:
     return prefix + tag[:63 - len(prefix) - len(suffix)].strip("-") + suffix
 
 
+SNAPSHOT_PREFIX = "hydra-before-migrating-"
+BEFORE_TAG, AFTER_TAG = "hydra:before-image", "hydra:after-image"
+
+
 def needs_snapshot(event: dict) -> bool:
     props = event["ResourceProperties"]
     return (event["RequestType"] == "Update" and props.get("SnapshotOnVersionChange") == "true"
             and event.get("OldResourceProperties", {}).get("Image") != props["Image"])
+
+
+def upgrade_snapshots(rds: Any, cluster: str) -> list[dict]:
+    """This runner's manual snapshots of ``cluster``, oldest first, each with its image tags."""
+    found = []
+    paginator = rds.get_paginator("describe_db_cluster_snapshots")
+    for page in paginator.paginate(DBClusterIdentifier=cluster, SnapshotType="manual"):
+        for snapshot in page["DBClusterSnapshots"]:
+            if snapshot["DBClusterSnapshotIdentifier"].startswith(SNAPSHOT_PREFIX):
+                tags = rds.list_tags_for_resource(ResourceName=snapshot["DBClusterSnapshotArn"])["TagList"]
+                found.append({**snapshot, "Tags": {t["Key"]: t["Value"] for t in tags}})
+    return sorted(found, key=lambda s: (str(s.get("SnapshotCreateTime", "")), s["DBClusterSnapshotIdentifier"]))
+
+
+def snapshot_of_the_same_versions(snapshots: list[dict], old_image: str, new_image: str) -> str | None:
+    """A snapshot taken between these two images, either way round: a rollback re-runs the runner from
+    the new image back to the old one, and the snapshot of the upgrade is the one to restore."""
+    for snapshot in snapshots:
+        if {snapshot["Tags"].get(BEFORE_TAG), snapshot["Tags"].get(AFTER_TAG)} == {old_image, new_image}:
+            return snapshot["DBClusterSnapshotIdentifier"]
+    return None
+
+
+def prune_snapshots(rds: Any, cluster: str, keep: int) -> list[str]:
+    """Delete this runner's snapshots of ``cluster`` beyond the newest ``keep`` (available ones only)."""
+    snapshots = upgrade_snapshots(rds, cluster)
+    deleted = []
+    for snapshot in snapshots[:max(len(snapshots) - keep, 0)]:
+        if snapshot.get("Status", "available") == "available":
+            rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=snapshot["DBClusterSnapshotIdentifier"])
+            deleted.append(snapshot["DBClusterSnapshotIdentifier"])
+    if deleted:
+        LOG.info("pruned the pre-upgrade snapshots %s (keeping the newest %d)", ", ".join(deleted), keep)
+    return deleted
 
 
 def start_task(ecs: Any, props: dict, token: str) -> str:
@@ -90,14 +131,21 @@ def on_event(event: dict, _context: Any = None, *, ecs: Any = None, rds: Any = N
         return {"PhysicalResourceId": event.get("PhysicalResourceId", PHYSICAL_ID)}
     token = request_token(event)
     if needs_snapshot(event):
-        snapshot = snapshot_id(event)
-        (rds or boto3.client("rds")).create_db_cluster_snapshot(
-            DBClusterSnapshotIdentifier=snapshot, DBClusterIdentifier=props["DbClusterIdentifier"],
-            Tags=[{"Key": "hydra:before-image", "Value": event["OldResourceProperties"]["Image"]},
-                  {"Key": "hydra:after-image", "Value": props["Image"]}])
-        LOG.info("snapshot %s before migrating to %s", snapshot, props["Image"])
-        return {"PhysicalResourceId": PHYSICAL_ID,
-                "Data": {"SnapshotId": snapshot, "StartedAt": str(int(time.time()))}}
+        rds = rds or boto3.client("rds")
+        old_image = event["OldResourceProperties"]["Image"]
+        taken = snapshot_of_the_same_versions(upgrade_snapshots(rds, props["DbClusterIdentifier"]), old_image,
+                                              props["Image"])
+        if taken:
+            LOG.info("no new snapshot: %s was taken between %s and %s (a rollback re-runs the runner)",
+                     taken, old_image, props["Image"])
+        else:
+            snapshot = snapshot_id(event)
+            rds.create_db_cluster_snapshot(
+                DBClusterSnapshotIdentifier=snapshot, DBClusterIdentifier=props["DbClusterIdentifier"],
+                Tags=[{"Key": BEFORE_TAG, "Value": old_image}, {"Key": AFTER_TAG, "Value": props["Image"]}])
+            LOG.info("snapshot %s before migrating to %s", snapshot, props["Image"])
+            return {"PhysicalResourceId": PHYSICAL_ID,
+                    "Data": {"SnapshotId": snapshot, "StartedAt": str(int(time.time()))}}
     arn = start_task(ecs or boto3.client("ecs"), props, token)
     return {"PhysicalResourceId": PHYSICAL_ID,
             "Data": {"TaskArn": arn, "StartedAt": str(int(time.time()))}}
@@ -122,9 +170,12 @@ def is_complete(event: dict, _context: Any = None, *, ecs: Any = None, rds: Any 
         snapshot = data.get("SnapshotId")
         if not snapshot:
             raise MigrationFailed(f"the migration task started for this deploy ({token}) cannot be found")
-        status = (rds or boto3.client("rds")).describe_db_cluster_snapshots(
+        rds = rds or boto3.client("rds")
+        status = rds.describe_db_cluster_snapshots(
             DBClusterSnapshotIdentifier=snapshot)["DBClusterSnapshots"][0]["Status"]
         if status == "available":
+            # The new snapshot exists: only now may older ones go.
+            prune_snapshots(rds, props["DbClusterIdentifier"], int(props.get("SnapshotsKept", "3")))
             start_task(ecs, props, token)
         elif status not in ("creating", "copying"):
             raise MigrationFailed(f"the pre-migration snapshot {snapshot} is {status}; nothing was migrated")

@@ -25,6 +25,14 @@ from hydra_functions.rds_ca import bundle_regions
 from hydra_on_aws.config.connections import budget
 from hydra_on_aws.config.hydra import DEFAULT_IMAGE
 
+# The target groups' own ports: only the default for a target registered without one. ECS registers
+# every task with its container port, so Hydra's ports can change without touching them (Port is
+# create-only: a replaced target group changes the ARN and name other stacks import). The admin port
+# may never be the public one's, so even a target registered by hand without a port on the public
+# target group cannot reach the admin API.
+PUBLIC_TARGET_GROUP_PORT = 4444
+ADMIN_TARGET_GROUP_PORT = 4445
+
 CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
 ENVIRONMENTS_KEY = "hydra:environments"
 ENV_SELECTOR_KEY = "env"
@@ -251,6 +259,7 @@ class HydraConfig:
     db_rotation_days: int = setting(30, _int(1, 365), "Days between rotations of the database credentials (runtime user with alternating users; owner and master single-user).")
     db_server_verification: str = setting("verify-full", _choice("verify-full", "require"), "How the functions that log in to the database check its certificate: `verify-full` against the bundled Amazon RDS CA bundle (27 commercial regions, see README), or `require` (encrypted, unverified) where the bundle has no CA.")
     snapshot_before_upgrade: bool = setting(False, _bool, "Take a cluster snapshot before migrating when the Hydra image changes (migrations cannot be rolled back).")
+    upgrade_snapshots_kept: int = setting(3, _int(1, 50), "How many pre-upgrade snapshots to keep; older ones are deleted once a new one is available.")
 
     # -- hydra
     hydra_image: str = setting(DEFAULT_IMAGE, _image, "Hydra image with tag or digest; an ECR URI gets pull permissions granted.")
@@ -389,6 +398,9 @@ def _check_relations(c: HydraConfig, prefix: str) -> None:
         fail("hydra_memory", f"one of {list(FARGATE_SIZES[c.hydra_cpu])} for hydra_cpu {c.hydra_cpu}")
     if c.hydra_public_port == c.hydra_admin_port:
         fail("hydra_admin_port", f"a port different from hydra_public_port ({c.hydra_public_port})")
+    if c.hydra_admin_port == PUBLIC_TARGET_GROUP_PORT:
+        fail("hydra_admin_port", f"not {PUBLIC_TARGET_GROUP_PORT}: the public target group's own port, where a "
+             "target registered without a port would receive the public API's traffic")
     if duration_seconds(c.ttl_access_token) > duration_seconds(c.ttl_refresh_token):
         fail("ttl_access_token", f"no longer than ttl_refresh_token ({c.ttl_refresh_token})")
     if (c.account is None) != (c.region is None):

@@ -150,3 +150,37 @@ def test_delete_does_nothing(aws):
     assert migrations.on_event({**event("Delete", props), "PhysicalResourceId": "hydra-migrations"}, ecs=ecs,
                                rds=rds) == {"PhysicalResourceId": "hydra-migrations"}
     assert ecs.list_tasks(cluster=props["Cluster"])["taskArns"] == []
+
+
+def upgrade(ecs, rds, props, old_image: str, new_image: str, request: str, kept: int = 3) -> dict:
+    """One deploy from ``old_image`` to ``new_image``, run to its end; what on_event answered."""
+    new = {**props, "Image": new_image, "SnapshotOnVersionChange": "true", "SnapshotsKept": str(kept)}
+    e = event("Update", new, old={**props, "Image": old_image}, request=request)
+    started = migrations.on_event(e, ecs=ecs, rds=rds)
+    poll(e, started, ecs, rds)
+    return started
+
+
+def snapshots(rds) -> list[str]:
+    return sorted(s["DBClusterSnapshotIdentifier"]
+                  for s in rds.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"])
+
+
+def test_a_rollback_takes_no_second_snapshot_of_the_same_versions(aws):
+    ecs, rds, props = aws
+    first = upgrade(ecs, rds, props, "oryd/hydra:v26.2.0", "oryd/hydra:v26.3.0", "req-up")
+    assert "SnapshotId" in first["Data"]
+    # CloudFormation's rollback: the same resource, updated back from the new image to the old one.
+    back = upgrade(ecs, rds, props, "oryd/hydra:v26.3.0", "oryd/hydra:v26.2.0", "req-rollback")
+    assert "SnapshotId" not in back["Data"] and "TaskArn" in back["Data"], "it migrates at once"
+    assert snapshots(rds) == [first["Data"]["SnapshotId"]]
+
+
+def test_older_pre_upgrade_snapshots_are_pruned_to_the_newest_kept(aws):
+    ecs, rds, props = aws
+    rds.create_db_cluster_snapshot(DBClusterSnapshotIdentifier="someone-elses-snapshot",
+                                   DBClusterIdentifier="hydra-db")
+    taken = [upgrade(ecs, rds, props, f"oryd/hydra:v26.{n}.0", f"oryd/hydra:v26.{n + 1}.0", f"req-{n}",
+                     kept=2)["Data"]["SnapshotId"] for n in range(4)]
+    assert snapshots(rds) == sorted(taken[-2:] + ["someone-elses-snapshot"]), \
+        "the newest two of the runner's own, and nobody else's"

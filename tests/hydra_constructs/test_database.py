@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hydra_on_aws.boundary.templates import ResourceRef
 
-from tests.support.cfn import only, props, resources
+from tests.support.cfn import by_path, only, props, resources
 from tests.hydra_constructs.test_network import subnets_by_tier
 
 
@@ -32,7 +32,7 @@ def test_storage_encrypted_tls_forced_and_logs_exported(synth):
     assert p["EnableCloudwatchLogsExports"] == ["postgresql"]
     group = template["Resources"][p["DBClusterParameterGroupName"]["Ref"]]
     assert props(group)["Parameters"]["rds.force_ssl"] == "1"
-    _, retention = only(template, "Custom::LogRetention")
+    _, retention = by_path(template, "Database/Cluster/LogRetentionpostgresql/Resource")
     assert props(retention)["RetentionInDays"] == synth.config.log_retention_days
 
 

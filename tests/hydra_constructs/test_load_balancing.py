@@ -102,3 +102,9 @@ def test_grant_admin_access_opens_the_admin_port_to_another_stacks_group(dev_wit
     assert [(r["FromPort"], r["ToPort"]) for r in ingress_rules] == [(4445, 4445)]
     assert "ImportValue" in str(ingress_rules[0]["GroupId"]), "the rule lives in the grantee's stack"
     assert "LoginApp" not in {d.id for d in assembly.get_stack_by_name("Hydra-dev-Ingress").dependencies}
+
+
+def test_production_load_balancers_are_protected_from_deletion(synth):
+    for nlb in nlbs(synth).values():
+        attributes = {a["Key"]: a["Value"] for a in props(nlb).get("LoadBalancerAttributes", [])}
+        assert attributes.get("deletion_protection.enabled", "false") == str(synth.config.production).lower()

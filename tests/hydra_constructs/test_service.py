@@ -134,7 +134,7 @@ def test_deployments_roll_back_on_failure(synth):
 
 def test_prod_runs_at_least_two_tasks_spread_over_azs_and_scales_on_cpu(prod):
     s = service(prod)
-    assert s["DesiredCount"] >= 2
+    assert prod.config.hydra_min_tasks >= 2, "the autoscaling minimum: the count from the first deploy on"
     assert s["AvailabilityZoneRebalancing"] == "ENABLED"
     assert len(s["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"]) >= 2
     template = prod.templates["Service"]
@@ -161,3 +161,13 @@ def test_a_new_pool_size_redeploys_the_tasks(synth, dev, prod):
     assert container(synth)["DockerLabels"] == {"hydra.dsn.max-conns": str(synth.config.hydra_max_conns)}
     assert dev.config.hydra_max_conns != prod.config.hydra_max_conns
     assert container(dev)["DockerLabels"] != container(prod)["DockerLabels"]
+
+
+def test_autoscaling_owns_the_task_count(synth):
+    # A DesiredCount in the template would reset the running count on every deploy touching the service.
+    service_id, service = only(synth.templates["Service"], "AWS::ECS::Service")
+    assert "DesiredCount" not in props(service)
+    _, target = only(synth.templates["Service"], "AWS::ApplicationAutoScaling::ScalableTarget")
+    assert (props(target)["MinCapacity"], props(target)["MaxCapacity"]) == (
+        synth.config.hydra_min_tasks, synth.config.hydra_max_tasks)
+    assert service_id in str(props(target)["ResourceId"])
