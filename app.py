@@ -61,10 +61,19 @@ def build_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = 
     build_stacks(app, config, declared)
     # Synthesis fails if anything could make the admin API reachable from outside.
     install_guard(app, config)
-    if app.node.try_get_context(NAG_KEY) is not False:
+    if nag_enabled(app.node.try_get_context(NAG_KEY)):
         from cdk_nag import AwsSolutionsChecks  # loading cdk-nag's jsii assembly costs ~0.1 s: only when used
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
+
+
+def nag_enabled(value: Any) -> bool:
+    """``hydra:nag`` from cdk.json (a boolean) or the CLI (`-c hydra:nag=false` arrives as a string)."""
+    if value is None or value is True or value == "true":
+        return True
+    if value is False or value == "false":
+        return False
+    raise ConfigError(NAG_KEY, value, "true or false")
 
 
 def build_stacks(app: cdk.App, config: HydraConfig, clients: list[dict]) -> tuple[cdk.Stack, ...]:

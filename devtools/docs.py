@@ -34,8 +34,8 @@ def config_reference() -> str:
     lines = ["| key | " + " | ".join(envs) + " | meaning |", "|---|" + "---|" * len(envs) + "---|"]
     for f in settings_fields():
         values = " | ".join(_show(getattr(configs[env], f.name)) for env in envs)
-        required = " (required)" if f.metadata.get("required") else ""
-        lines.append(f"| `{f.name}`{required} | {values} | {f.metadata['doc']} |")
+        required = " (required)" if f.required else ""
+        lines.append(f"| `{f.name}`{required} | {values} | {f.doc} |")
     return "\n".join(lines)
 
 
@@ -64,7 +64,16 @@ def readme_section(text: str, name: str) -> str:
     return match.group(1).rstrip("\n") if match else ""
 
 
+SCHEMA = README.parent / "cdk.schema.json"
+
+
+def schema_text() -> str:
+    from hydra_on_aws.config.settings import cdk_json_schema
+    return json.dumps(cdk_json_schema(), indent=2, sort_keys=True) + "\n"
+
+
 def main() -> int:
+    SCHEMA.write_text(schema_text())
     text = README.read_text()
     for name, render in SECTIONS.items():
         if not _pattern(name).search(text):

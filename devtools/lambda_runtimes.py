@@ -19,7 +19,6 @@ import json
 import os
 from dataclasses import dataclass
 from importlib import resources as package_data
-from typing import Any
 
 HORIZON_DAYS = 180
 # What transforms deploy without naming it in the template, with where we know it from.

@@ -297,6 +297,9 @@ def _interrupt(*_: object) -> None:
 
 
 def main() -> int:
+    # Ctrl-C must work even when SIGINT arrives ignored (a job started in the background inherits that,
+    # and Python then installs no KeyboardInterrupt of its own).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
     password = secrets.token_urlsafe(12)
     demo = User(username="demo", subject="user-demo", password=hash_password(password), email="demo@example.com",

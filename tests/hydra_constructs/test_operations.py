@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 
@@ -189,7 +188,7 @@ def test_signing_keys_are_ensured_inside_the_vpc_with_admin_access(synth):
     # (that export would change on every image bump and block the Service stack's update).
     assert p["ConfigurationFingerprint"] == synth.config.fingerprint
     assert "ServiceTaskDefinition" not in p
-    assert dataclasses.replace(synth.config, hydra_image=synth.config.hydra_image + "-next").fingerprint \
+    assert synth.config.model_copy(update={"hydra_image": synth.config.hydra_image + "-next"}).fingerprint \
         != synth.config.fingerprint
     _, keys = by_path(template, "SigningKeys/KeySets/Default")
     grants = {lid for lid, r in resources(template, "AWS::EC2::SecurityGroupIngress").items()

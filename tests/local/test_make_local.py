@@ -43,9 +43,11 @@ def test_make_local_prints_a_working_issuer_and_ctrl_c_stops_everything():
     ensure_installed()  # the unpacked PostgreSQL is a cache that stays: unpack it before looking at /tmp
     before = set(os.listdir(TMP))
     # Its own process group, as a shell gives a foreground job; Ctrl-C signals the whole group.
+    # Started with SIGINT ignored, as a background job inherits it: Ctrl-C must still work.
     process = subprocess.Popen([sys.executable, "-m", "hydra_on_aws.local.stack"], cwd=ROOT, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                               env={**os.environ, "PYTHONFAULTHANDLER": "1"})
+                               env={**os.environ, "PYTHONFAULTHANDLER": "1"},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     lines: list[str] = []
     try:
         deadline = time.monotonic() + 120
