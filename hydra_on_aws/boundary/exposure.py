@@ -110,7 +110,7 @@ class Exposure:
     def rows(self) -> list[Row]:
         rows: list[Row] = []
         for w in sorted(self.net.workloads, key=lambda w: (w.kind, w.path)):
-            if w.kind == "ECS service" and self.net.admin_port in w.ports:
+            if w.kind == "ECS service" and self.analysis.serves_admin(w):
                 rows += [Row(r.component.replace("ECS service", "Hydra tasks"), r.port, r.reachable_from, r.internet)
                          for r in self.workload_rows(w)]
         for lb in sorted(self.net.load_balancers.values(), key=lambda lb: lb.path):
@@ -127,15 +127,17 @@ def shorten_paths(text: str) -> str:
 
 def render(env_name: str, net: Network) -> str:
     exposure = Exposure(net)
-    lines = [f"### Exposure: `{env_name}` (admin port {net.admin_port}, public port {net.public_port})", "",
+    admin = f"admin port {net.admin_port}" if net.admin_ports == {net.admin_port} and not net.every_admin else \
+        net.admin_text()
+    lines = [f"### Exposure: `{env_name}` ({admin}, public port {net.public_port})", "",
              "| component | port | reachable from | from outside the VPC |", "|---|---|---|---|"]
     for row in exposure.rows():
         cells = [row.component, row.port, "<br>".join(row.reachable_from), row.internet]
         lines.append("| " + " | ".join(shorten_paths(c) for c in cells) + " |")
     violations = exposure.analysis.violations()
-    lines += ["", f"Admin port {net.admin_port}: "
+    lines += ["", f"{admin[0].upper()}{admin[1:]}: "
               + ("**no path from outside the VPC**." if not violations and not
-                 exposure.analysis.internet_paths_to(net.admin_port) else "**EXPOSED**, see the guard's errors.")]
+                 exposure.analysis.internet_paths_to() else "**EXPOSED**, see the guard's errors.")]
     return "\n".join(lines)
 
 

@@ -10,6 +10,7 @@ callers treat that as the worst case.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
@@ -52,14 +53,26 @@ class Resource:
 
 @dataclass(frozen=True)
 class Rule:
-    """One security group ingress rule, normalized."""
+    """One security group ingress rule, normalized (Unresolved where the template does not pin a field)."""
     group: ResourceRef | Unresolved
-    protocol: str
-    from_port: int
-    to_port: int
+    protocol: str | Unresolved
+    from_port: int | Unresolved
+    to_port: int | Unresolved
     source: ResourceRef | ipaddress.IPv4Network | ipaddress.IPv6Network | Unresolved
     origin: Resource
     description: str = ""
+
+
+PSEUDO_PARAMETERS = ("AWS::AccountId", "AWS::Partition", "AWS::Region", "AWS::URLSuffix", "AWS::StackName",
+                     "AWS::StackId")
+
+
+def is_intrinsic(value: Any) -> bool:
+    """Whether ``value`` is a CloudFormation intrinsic function (``Ref``, ``Fn::...``)."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return False
+    name = str(next(iter(value)))
+    return name in ("Ref", "Condition") or name.startswith("Fn::")
 
 
 @dataclass
@@ -92,7 +105,11 @@ class AppTemplates:
 
     # -- values
     def resolve(self, stack: str, value: Any) -> Any:
-        """Follow references to this app's resources; literals come back as they are."""
+        """Follow references to this app's resources; literals come back as they are.
+
+        Joins, substitutions, selections and mapping lookups of literals are computed; pseudo
+        parameters stay in the text as ``${AWS::Region}`` (an ARN built from them is still a literal
+        ARN); anything else (parameters, conditions, foreign imports) is :class:`Unresolved`."""
         if isinstance(value, (str, int, float, bool)) or value is None:
             return value
         if isinstance(value, list):
@@ -100,30 +117,108 @@ class AppTemplates:
         if not isinstance(value, dict) or len(value) != 1:
             return Unresolved(f"an unrecognized value {value!r}")
         (fn, arg), = value.items()
+        template = self.templates.get(stack, {})
         if fn == "Ref":
+            if arg in PSEUDO_PARAMETERS:
+                return "${" + arg + "}"
             if isinstance(arg, str) and arg.startswith("AWS::"):
                 return Unresolved(f"the pseudo parameter {arg}")
-            if arg in (self.templates[stack].get("Parameters") or {}):
+            if arg in (template.get("Parameters") or {}):
                 return Unresolved(f"the parameter {arg}")
-            if arg in (self.templates[stack].get("Resources") or {}):
+            if arg in (template.get("Resources") or {}):
                 return ResourceRef(stack, arg)
             return Unresolved(f"Ref to unknown {arg}")
         if fn == "Fn::GetAtt":
-            logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
-            if logical_id in (self.templates[stack].get("Resources") or {}):
+            if isinstance(arg, str):
+                arg = arg.split(".", 1)
+            if not isinstance(arg, list) or len(arg) != 2 or not isinstance(arg[1], str):
+                return Unresolved(f"the attribute {arg!r}")
+            logical_id, attribute = arg
+            if logical_id in (template.get("Resources") or {}):
                 return ResourceRef(stack, logical_id, attribute)
             return Unresolved(f"GetAtt of unknown {logical_id}")
         if fn == "Fn::ImportValue":
-            if not isinstance(arg, str) or arg not in self._exports:
+            name = self.resolve(stack, arg) if isinstance(arg, dict) else arg
+            if not isinstance(name, str) or name not in self._exports:
                 return Unresolved(f"an import of {arg!r}, which no stack of this app exports")
-            producer, expr = self._exports[arg]
+            producer, expr = self._exports[name]
             return self.resolve(producer, expr)
         if fn == "Fn::GetStackOutput":
-            producer, name = arg.get("StackName"), arg.get("OutputName")
+            producer, name = (arg or {}).get("StackName"), (arg or {}).get("OutputName")
             if (producer, name) not in self._outputs:
                 return Unresolved(f"the output {name!r} of stack {producer!r}, which this app does not have")
             return self.resolve(producer, self._outputs[(producer, name)])
+        if fn == "Fn::If":
+            condition = arg[0] if isinstance(arg, list) and arg else arg
+            return Unresolved(f"a value chosen by the condition {condition} (Fn::If)")
+        if fn == "Fn::FindInMap":
+            return self._find_in_map(stack, arg)
+        if fn == "Fn::Join":
+            return self._join(stack, arg)
+        if fn == "Fn::Sub":
+            return self._sub(stack, arg)
+        if fn == "Fn::Select":
+            if isinstance(arg, list) and len(arg) == 2 and isinstance(arg[1], list):
+                index = self.resolve(stack, arg[0])
+                try:
+                    return self.resolve(stack, arg[1][int(index)])
+                except (TypeError, ValueError, IndexError):
+                    pass
+            return Unresolved(f"a selection {arg!r}")
         return Unresolved(f"the intrinsic {fn}")
+
+    def literal(self, stack: str, value: Any) -> str | None:
+        """``value`` as a literal string or number (pseudo parameters kept as text), else None."""
+        resolved = self.resolve(stack, value)
+        if isinstance(resolved, bool) or not isinstance(resolved, (str, int, float)):
+            return None
+        return str(resolved)
+
+    def _join(self, stack: str, arg: Any) -> Any:
+        if not (isinstance(arg, list) and len(arg) == 2 and isinstance(arg[0], str) and isinstance(arg[1], list)):
+            return Unresolved(f"a join {arg!r}")
+        parts = []
+        for part in arg[1]:
+            text = self.literal(stack, part)
+            if text is None:
+                resolved = self.resolve(stack, part)
+                return resolved if isinstance(resolved, Unresolved) else Unresolved(f"a join of {part!r}")
+            parts.append(text)
+        return arg[0].join(parts)
+
+    def _sub(self, stack: str, arg: Any) -> Any:
+        text, variables = (arg, {}) if isinstance(arg, str) else (arg + [{}])[:2] if isinstance(arg, list) else (None, {})
+        if not isinstance(text, str) or not isinstance(variables, dict):
+            return Unresolved(f"a substitution {arg!r}")
+
+        failed: list[str] = []
+
+        def replace(match: Any) -> str:
+            name = match.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            if name in variables:
+                value = self.literal(stack, variables[name])
+                if value is not None:
+                    return value
+            elif name in PSEUDO_PARAMETERS:
+                return "${" + name + "}"
+            failed.append(name)
+            return ""
+        result = re.sub(r"\$\{([^}]*)\}", replace, text)
+        return Unresolved(f"a substitution of {failed[0]}") if failed else result
+
+    def _find_in_map(self, stack: str, arg: Any) -> Any:
+        if not isinstance(arg, list) or len(arg) < 3:
+            return Unresolved(f"a mapping lookup {arg!r}")
+        keys = [self.literal(stack, k) for k in arg[:3]]
+        mapping = (self.templates.get(stack, {}).get("Mappings") or {}).get(keys[0]) if keys[0] else None
+        if None in keys or not isinstance(mapping, dict):
+            return Unresolved(f"the mapping lookup {arg!r}")
+        value = (mapping.get(keys[1]) or {}).get(keys[2]) if isinstance(mapping.get(keys[1]), dict) else None
+        if value is None:
+            return Unresolved(f"the mapping lookup {arg!r}, which the mapping does not hold")
+        return self.resolve(stack, value)
 
     def output(self, stack: str, name: str) -> Any:
         return self._outputs.get((stack, name))
@@ -143,29 +238,50 @@ class AppTemplates:
         return Unresolved(f"the literal group id {ref!r}")
 
     def ingress_rules(self) -> list[Rule]:
-        """Every ingress rule of the app: inline ones and separate SecurityGroupIngress resources."""
+        """Every ingress rule of the app: inline ones and separate SecurityGroupIngress resources.
+
+        A rule list or rule the template does not pin down (a condition, a computed list) becomes one
+        rule whose every field is unresolved."""
         rules: list[Rule] = []
         for sg in self.resources("AWS::EC2::SecurityGroup"):
-            for entry in sg.properties.get("SecurityGroupIngress") or []:
+            entries = sg.properties.get("SecurityGroupIngress") or []
+            if not isinstance(entries, list):
+                entries = [entries]
+            for entry in entries:
                 rules.append(self._rule(sg, sg.ref, entry))
         for ingress in self.resources("AWS::EC2::SecurityGroupIngress"):
-            group = self.security_group_of(self.resolve(ingress.stack, ingress.properties.get("GroupId")))
+            group: Any
+            if "GroupId" in ingress.properties:
+                group = self.security_group_of(self.resolve(ingress.stack, ingress.properties.get("GroupId")))
+            else:
+                group = Unresolved("a group named by GroupName (the default VPC)")
             rules.append(self._rule(ingress, group, ingress.properties))
         return rules
 
     def rules_into(self, group: ResourceRef) -> list[Rule]:
         return [r for r in self.ingress_rules() if isinstance(r.group, ResourceRef) and r.group.key == group.key]
 
-    def _rule(self, origin: Resource, group: ResourceRef | Unresolved, entry: Mapping[str, Any]) -> Rule:
+    def _rule(self, origin: Resource, group: ResourceRef | Unresolved, entry: Any) -> Rule:
         stack = origin.stack
-        protocol = str(self.resolve(stack, entry.get("IpProtocol", "-1"))).lower()
+        if not isinstance(entry, Mapping) or is_intrinsic(entry):
+            why = Unresolved(f"a rule the template does not pin down ({entry!r:.80})")
+            return Rule(group=group, protocol=why, from_port=why, to_port=why, source=why, origin=origin)
+        protocol: Any = self.resolve(stack, entry.get("IpProtocol", "-1"))
+        if isinstance(protocol, (str, int)) and not isinstance(protocol, bool) and "${" not in str(protocol):
+            protocol = str(protocol).lower()
+        elif not isinstance(protocol, Unresolved):
+            protocol = Unresolved(f"the protocol {protocol!r}")
 
-        def port(key: str) -> int:
-            value = self.resolve(stack, entry.get(key, -1))
+        def port(key: str) -> int | Unresolved:
+            if key not in entry:
+                return -1  # absent: every port (the protocol decides)
+            value = self.resolve(stack, entry[key])
             try:
+                if isinstance(value, bool):
+                    raise TypeError
                 return int(value)
             except (TypeError, ValueError):
-                return -1  # unknown ports: assume every port
+                return value if isinstance(value, Unresolved) else Unresolved(f"the port {value!r}")
         source: Any
         if "CidrIp" in entry:
             source = self._network(stack, entry["CidrIp"])

@@ -7,8 +7,11 @@ environment's VPC (found by the `project=hydra` and `hydra:environment` tags
 the app puts on every resource) - all security groups and rules, load
 balancers with listeners and target groups, API Gateway VPC links and
 integrations (REST and HTTP APIs), endpoint services, CloudFront VPC origins,
-ECS services and their task definitions, instances. Untagged additions in the
-VPC are checked too: drift is what this is for. It prints a pass/fail line per
+Client VPN and Verified Access endpoints, ECS services, running tasks and the
+tasks EventBridge rules, schedules and state machines start, with their task
+definitions (Hydra's admin ports come from them) and Cloud Map registrations,
+instances, and every network interface with a public address. Untagged
+additions in the VPC are checked too: drift is what this is for. It prints a pass/fail line per
 rule and exits 1 on any violation (2 when it cannot run).
 """
 
@@ -22,7 +25,7 @@ import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -30,8 +33,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from hydra_on_aws.ops.aws_cli import run, stack_outputs
 from hydra_on_aws.config.settings import ConfigError, cdk_json_context, load_config
 from hydra_on_aws.boundary.trust_boundary import (
-    RULES, Analysis, Cidr, EndpointService, Group, IngressRule, Integration, Listener, LoadBalancer, Network,
-    Opaque, SecurityGroupInfo, TargetGroup, Violation, VpcLink, VpcOrigin, Workload, parse_uri,
+    RULES, Analysis, Cidr, ContainerSpec, EdgeDoor, EndpointService, Foreign, Group, IngressRule, Integration,
+    Listener, LoadBalancer, Network, Opaque, PortMapping, Registry, SecurityGroupInfo, TargetGroup, TaskServing,
+    Violation, VpcLink, VpcOrigin, Workload, find_run_tasks, parse_json_document, parse_uri, task_serving,
 )
 
 LIVE_RULES = {
@@ -69,6 +73,32 @@ def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> list[dict]:
     return getattr(client, operation)(**kwargs).get(key, [])
 
 
+def _optional(read: Callable[[], list[dict]]) -> list[dict]:
+    """What an API this account or endpoint may not offer returns (nothing when it does not)."""
+    try:
+        return read()
+    except (ClientError, BotoCoreError, AttributeError, NotImplementedError):
+        return []
+
+
+def container_spec(c: dict) -> ContainerSpec:
+    """A container definition as ECS describes it."""
+    return ContainerSpec(
+        name=c.get("name", "?"), image=c.get("image"), command=list(c.get("command") or []),
+        entry_point=list(c.get("entryPoint") or []),
+        environment={e["name"]: e.get("value") for e in c.get("environment", [])},
+        secrets={s["name"] for s in c.get("secrets", [])}, environment_files=bool(c.get("environmentFiles")),
+        port_mappings=[PortMapping(m.get("containerPort"), m.get("hostPort"), m.get("name"))
+                       for m in c.get("portMappings", [])])
+
+
+@dataclass
+class _Tasks:
+    """ECS task definitions and what runs them: services, scheduled and one-off tasks."""
+    definitions: dict[str, dict] = field(default_factory=dict)      # ARN -> task definition
+    registered_admin: set[str] = field(default_factory=set)         # ARNs registered with an admin target group
+
+
 class AccountReader:
     """Builds the trust-boundary model from an AWS account."""
 
@@ -78,6 +108,7 @@ class AccountReader:
         self.env = env
         self.admin_port, self.public_port = admin_port, public_port
         self.allowed_cidrs = allowed_cidrs or []
+        self.tasks = _Tasks()
 
     def client(self, service: str) -> Any:
         return self.session.client(service)
@@ -107,16 +138,19 @@ class AccountReader:
             [ipaddress.ip_network(vpc["CidrBlock"])]
         cidrs += [ipaddress.ip_network(a["Ipv6CidrBlock"]) for a in vpc.get("Ipv6CidrBlockAssociationSet", [])]
         net = Network(admin_port=self.admin_port, public_port=self.public_port, vpc_cidrs=cidrs,
-                      allowed_cidrs=[ipaddress.ip_network(c) for c in self.allowed_cidrs])
+                      allowed_cidrs=[ipaddress.ip_network(c) for c in self.allowed_cidrs], home_vpcs={vpc_id})
         vpc_filter = [{"Name": "vpc-id", "Values": [vpc_id]}]
         subnets = {s["SubnetId"]: s for s in _pages(ec2, "describe_subnets", "Subnets", Filters=vpc_filter)}
         public_subnets = self._public_subnets(ec2, vpc_filter, subnets)
-        self._security_groups(ec2, vpc_filter, net)
+        self._security_groups(ec2, vpc_filter, net, vpc_id)
         lbs = self._load_balancers(vpc_id, net)
-        self._api_gateway(net, lbs, set(subnets))
+        runners = self._runners(ec2, net, set(subnets), public_subnets)
+        self._admin_ports(net, runners)
+        self._workloads(ec2, vpc_filter, net, runners, public_subnets, deployment)
+        self._api_gateway(net, lbs, set(subnets), runners)
         self._endpoint_services(ec2, net)
         self._vpc_origins(net)
-        self._workloads(ec2, vpc_filter, net, set(subnets), public_subnets, deployment)
+        self._edges(ec2, net, vpc_id)
         return net, deployment
 
     @staticmethod
@@ -138,14 +172,15 @@ class AccountReader:
         return public
 
     @staticmethod
-    def _security_groups(ec2: Any, vpc_filter: list, net: Network) -> None:
+    def _security_groups(ec2: Any, vpc_filter: list, net: Network, vpc_id: str) -> None:
         groups = _pages(ec2, "describe_security_groups", "SecurityGroups", Filters=vpc_filter)
         owner = {g["OwnerId"] for g in groups}
         for g in groups:
-            net.groups[g["GroupId"]] = SecurityGroupInfo(g["GroupId"], f"{g['GroupId']} ({g.get('GroupName', '')})")
+            net.groups[g["GroupId"]] = SecurityGroupInfo(g["GroupId"], f"{g['GroupId']} ({g.get('GroupName', '')})",
+                                                         g.get("VpcId", vpc_id))
         for g in groups:
             for perm in g.get("IpPermissions", []):
-                protocol = str(perm.get("IpProtocol", "-1"))
+                protocol = str(perm.get("IpProtocol", "-1")).lower()
                 low, high = perm.get("FromPort", -1), perm.get("ToPort", -1)
                 path = net.groups[g["GroupId"]].path
                 sources: list[Any] = []
@@ -162,6 +197,13 @@ class AccountReader:
                         sources.append(Group(pair["GroupId"]))
                 for source in sources:
                     net.rules.append(IngressRule(g["GroupId"], protocol, low, high, source, path))
+        # A group associated with another VPC is used there too.
+        for association in _optional(lambda: _pages(ec2, "describe_security_group_vpc_associations",
+                                                    "SecurityGroupVpcAssociations")):
+            group, other = association.get("GroupId"), association.get("VpcId")
+            if group in net.groups and other and other != vpc_id and association.get("State", "associated") in (
+                    "associated", "associating"):
+                net.entry_groups.setdefault(group, f"it is associated with another VPC ({other})")
 
     def _load_balancers(self, vpc_id: str, net: Network) -> dict[str, str]:
         """Returns DNS name -> load balancer ARN for this VPC's load balancers."""
@@ -178,6 +220,8 @@ class AccountReader:
                 privatelink_enforced=lb.get("EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic", "on") != "off",
                 dns_name=lb.get("DNSName"))
             dns[lb.get("DNSName", "").lower()] = arn
+        for arn in list(net.load_balancers):
+            name = net.load_balancers[arn].path.split(" (")[0]
             for tg in _pages(elbv2, "describe_target_groups", "TargetGroups", LoadBalancerArn=arn):
                 if tg["TargetGroupArn"] not in net.target_groups:
                     targets = [d.get("Target", {}) for d in elbv2.describe_target_health(
@@ -186,16 +230,16 @@ class AccountReader:
                     net.target_groups[tg["TargetGroupArn"]] = TargetGroup(
                         tg["TargetGroupArn"], tg.get("TargetGroupName", tg["TargetGroupArn"]), tg.get("Port"),
                         {t["Port"] for t in targets if "Port" in t},
-                        forwards_to=[t["Id"] if t.get("Id") in net.load_balancers or t.get("Id", "").startswith(
-                            "arn:") else Opaque(f"the target {t.get('Id')}") for t in targets] if kind == "alb" else [],
+                        forwards_to=[t["Id"] if t.get("Id") in net.load_balancers else Foreign(
+                            f"the load balancer {t.get('Id')}") for t in targets] if kind == "alb" else [],
                         lambda_targets=kind == "lambda")
             for listener in _pages(elbv2, "describe_listeners", "Listeners", LoadBalancerArn=arn):
-                groups = self._action_groups(listener.get("DefaultActions", []))
+                groups = self._action_groups(listener.get("DefaultActions", []), net)
                 for rule in elbv2.describe_rules(ListenerArn=listener["ListenerArn"]).get("Rules", []):
-                    groups += self._action_groups(rule.get("Actions", []))
+                    groups += self._action_groups(rule.get("Actions", []), net)
                 net.load_balancers[arn].listeners.append(Listener(
-                    listener["ListenerArn"], f"listener {listener.get('Port')} of {lb.get('LoadBalancerName')}",
-                    listener.get("Port"), groups))
+                    listener["ListenerArn"], f"listener {listener.get('Port')} of {name}", listener.get("Port"),
+                    groups, protocol=listener.get("Protocol")))
         for lb in _pages(self.client("elb"), "describe_load_balancers", "LoadBalancerDescriptions"):
             if lb.get("VPCId") != vpc_id:
                 continue
@@ -208,22 +252,215 @@ class AccountReader:
                 tg_id = f"classic:{name}#listener{i}"
                 net.target_groups[tg_id] = TargetGroup(tg_id, classic.path, listener.get("InstancePort"))
                 classic.listeners.append(Listener(tg_id, f"listener {listener.get('LoadBalancerPort')} of {name}",
-                                                  listener.get("LoadBalancerPort"), [tg_id]))
+                                                  listener.get("LoadBalancerPort"), [tg_id], protocol="TCP"))
             net.load_balancers[classic.id] = classic
             dns[lb.get("DNSName", "").lower()] = classic.id
         return dns
 
-    @staticmethod
-    def _action_groups(actions: list[dict]) -> list[str | Opaque]:
-        found: list[str | Opaque] = []
+    def _action_groups(self, actions: list[dict], net: Network) -> list[Any]:
+        found: list[Any] = []
+        arns = []
         for action in actions:
             if action.get("TargetGroupArn"):
-                found.append(action["TargetGroupArn"])
+                arns.append(action["TargetGroupArn"])
             for tg in (action.get("ForwardConfig") or {}).get("TargetGroups", []):
-                found.append(tg["TargetGroupArn"])
+                arns.append(tg["TargetGroupArn"])
+        for arn in arns:
+            if arn not in net.target_groups:
+                # a target group no load balancer of this VPC lists first: read it, or it is someone else's
+                described = _optional(lambda: self.client("elbv2").describe_target_groups(
+                    TargetGroupArns=[arn]).get("TargetGroups", []))
+                if described:
+                    tg = described[0]
+                    net.target_groups[arn] = TargetGroup(arn, tg.get("TargetGroupName", arn), tg.get("Port"),
+                                                         lambda_targets=str(tg.get("TargetType")).lower() == "lambda")
+            found.append(arn if arn in net.target_groups else Foreign(f"the target group {arn}"))
         return found
 
-    def _api_gateway(self, net: Network, lbs: dict[str, str], subnets: set[str]) -> None:
+    # -- ECS: what runs Hydra, on which ports
+    def _task_definition(self, ecs: Any, arn: str) -> dict | None:
+        if arn not in self.tasks.definitions:
+            try:
+                self.tasks.definitions[arn] = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+            except ClientError:
+                return None
+        return self.tasks.definitions[arn]
+
+    def _runners(self, ec2: Any, net: Network, subnets: set[str], public: set[str]) -> list[dict]:
+        """Everything in this VPC that runs ECS tasks: services, running tasks, schedules, state machines."""
+        ecs = self.client("ecs")
+        runners: list[dict] = []
+        for cluster in _pages(ecs, "list_clusters", "clusterArns"):
+            arns = _pages(ecs, "list_services", "serviceArns", cluster=cluster)
+            for i in range(0, len(arns), 10):
+                for svc in ecs.describe_services(cluster=cluster, services=arns[i:i + 10]).get("services", []):
+                    vpc = (svc.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
+                    if not set(vpc.get("subnets", [])) & subnets:
+                        continue
+                    runners.append({
+                        "path": f"ECS service {svc.get('serviceName')}", "kind": "ECS service",
+                        "task": svc["taskDefinition"], "groups": list(vpc.get("securityGroups", [])),
+                        "public_ip": vpc.get("assignPublicIp") == "ENABLED",
+                        "public_subnet": bool(set(vpc.get("subnets", [])) & public),
+                        "registrations": [(lb.get("targetGroupArn"), lb.get("containerName"), lb.get("containerPort"))
+                                          for lb in svc.get("loadBalancers", [])],
+                        "registries": [(r.get("registryArn"), r.get("containerPort", r.get("port")))
+                                       for r in svc.get("serviceRegistries", [])]})
+            running = _pages(ecs, "list_tasks", "taskArns", cluster=cluster, desiredStatus="RUNNING")
+            for i in range(0, len(running), 100):
+                for task in ecs.describe_tasks(cluster=cluster, tasks=running[i:i + 100]).get("tasks", []):
+                    runners += self._running_task(ec2, task, subnets, public)
+        events = self.client("events")
+        for rule in _optional(lambda: _pages(events, "list_rules", "Rules")):
+            for target in _optional(lambda: _pages(events, "list_targets_by_rule", "Targets", Rule=rule["Name"])):
+                runners += self._run_requests(target, f"EventBridge rule {rule['Name']}", subnets, public)
+        scheduler = self.client("scheduler")
+        for schedule in _optional(lambda: _pages(scheduler, "list_schedules", "Schedules")):
+            detail = _optional(lambda: [scheduler.get_schedule(Name=schedule["Name"],
+                                                               GroupName=schedule.get("GroupName", "default"))])
+            for found in detail:
+                runners += self._run_requests(found.get("Target", {}), f"schedule {schedule['Name']}", subnets,
+                                              public)
+        sfn = self.client("stepfunctions")
+        for machine in _optional(lambda: _pages(sfn, "list_state_machines", "stateMachines")):
+            for found in _optional(lambda: [sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])]):
+                document = parse_json_document(found.get("definition", ""))
+                runners += self._run_requests(document, f"state machine {machine.get('name')}", subnets, public)
+        return runners
+
+    def _running_task(self, ec2: Any, task: dict, subnets: set[str], public: set[str]) -> list[dict]:
+        """A running task in this VPC (a service's, or a one-off), with the address its interface has."""
+        details = {d.get("name"): d.get("value") for a in task.get("attachments", [])
+                   if a.get("type") == "ElasticNetworkInterface" for d in a.get("details", [])}
+        eni_id = details.get("networkInterfaceId")
+        if not eni_id or details.get("subnetId") not in subnets:
+            return []
+        interfaces = _optional(lambda: ec2.describe_network_interfaces(NetworkInterfaceIds=[eni_id]).get(
+            "NetworkInterfaces", []))
+        eni = interfaces[0] if interfaces else {}
+        return [{"path": f"ECS task {task['taskArn'].rsplit('/', 1)[-1]} ({task.get('group', '')})",
+                 "kind": "ECS task", "task": task["taskDefinitionArn"],
+                 "groups": [g["GroupId"] for g in eni.get("Groups", [])],
+                 "public_ip": bool((eni.get("Association") or {}).get("PublicIp")),
+                 "public_subnet": details.get("subnetId") in public, "registrations": [], "registries": []}]
+
+    def _run_requests(self, document: Any, where: str, subnets: set[str], public: set[str]) -> list[dict]:
+        """Tasks a schedule, rule or state machine starts in this VPC."""
+        found = []
+        for request in find_run_tasks(document):
+            named = [s for s in request.subnets or [] if isinstance(s, str)]
+            if named and not set(named) & subnets:
+                continue   # another VPC's
+            known = lambda v: isinstance(v, str) and not v.startswith("$")   # noqa: E731 ('$...': a JSONPath)
+            if isinstance(request.security_groups, list):
+                groups = [g if known(g) else Opaque(f"the group {g!r}") for g in request.security_groups]
+            elif request.security_groups is not None or request.dynamic:
+                groups = [Opaque("a group list computed at run time")]
+            else:
+                groups = []
+            assign = request.assign_public_ip   # RunTask's default: DISABLED
+            found.append({
+                "path": f"ECS task started by {where}", "kind": "ECS task",
+                "task": request.task_definition if known(request.task_definition) else None, "groups": groups,
+                "public_ip": (assign is not None and assign != "DISABLED") or bool(request.dynamic),
+                "public_why": request.dynamic, "registrations": [], "registries": [],
+                "public_subnet": not named or bool(set(named) & public) or len(named) < len(request.subnets or [])})
+        return found
+
+    def _admin_ports(self, net: Network, runners: list[dict]) -> None:
+        """Hydra's admin ports, from every container that runs it, until they settle."""
+        ecs = self.client("ecs")
+        for runner in runners:
+            if runner["task"]:
+                self._task_definition(ecs, runner["task"])
+            for arn, _, port in runner["registrations"]:
+                if arn in net.target_groups and port is not None:
+                    net.target_groups[arn].target_ports.add(port)
+        while True:
+            before = set(net.admin_ports), net.every_admin
+            admin_tgs = {tg_id for tg_id, tg in net.target_groups.items() if tg.reaches(net.is_admin)}
+            for lb in net.load_balancers.values():
+                for listener in lb.listeners:
+                    if net.is_admin(listener.port):
+                        admin_tgs |= {tg for tg in listener.target_groups if isinstance(tg, str)}
+            for runner in runners:
+                if any(arn in admin_tgs for arn, _, _ in runner["registrations"]) and runner["task"]:
+                    self.tasks.registered_admin.add(runner["task"])
+            for arn, taskdef in self.tasks.definitions.items():
+                serving = self._serving(arn, runners)
+                for port, why in serving.admin.items():
+                    net.add_admin_port(port, why)
+                if serving.every:
+                    net.every_admin = net.every_admin or serving.every
+            if (set(net.admin_ports), net.every_admin) == before:
+                return
+
+    def _serving(self, arn: str, runners: list[dict] | None = None) -> TaskServing:
+        taskdef = self.tasks.definitions[arn]
+        registered: dict[str | None, set[int]] = {}
+        for runner in runners or []:
+            if runner["task"] == arn:
+                for _, name, port in runner["registrations"]:
+                    if port is not None:
+                        registered.setdefault(name, set()).add(port)
+        return task_serving([container_spec(c) for c in taskdef.get("containerDefinitions", [])],
+                            taskdef.get("family", arn), arn in self.tasks.registered_admin, registered)
+
+    def _task_ports(self, arn: str | None) -> tuple[set[int], str]:
+        taskdef = self.tasks.definitions.get(arn) if arn else None
+        if taskdef is None:
+            return set(), f"its task definition {arn or '(computed at run time)'} cannot be read"
+        serving = self._serving(arn)
+        return serving.ports | set(serving.admin), serving.unknown
+
+    def _workloads(self, ec2: Any, vpc_filter: list, net: Network, runners: list[dict], public: set[str],
+                   deployment: Deployment) -> None:
+        analysis_admin = net.is_admin
+        for runner in runners:
+            ports, every = self._task_ports(runner["task"])
+            ports |= {p for _, _, p in runner["registrations"] if p is not None}
+            workload = Workload(path=runner["path"], kind=runner["kind"], groups=runner["groups"],
+                                public_ip=runner["public_ip"], public_subnet=runner["public_subnet"], ports=ports,
+                                every_port=every, public_why=runner.get("public_why", ""))
+            net.workloads.append(workload)
+            serves = bool(every) or any(analysis_admin(p) for p in ports)
+            taskdef = self.tasks.definitions.get(runner["task"]) if runner["task"] else None
+            if serves and runner["kind"] == "ECS service" and taskdef is not None and \
+                    taskdef not in deployment.task_definitions:
+                deployment.task_definitions.append(taskdef)
+        for reservation in _pages(ec2, "describe_instances", "Reservations", Filters=vpc_filter):
+            for inst in reservation.get("Instances", []):
+                if inst.get("State", {}).get("Name") == "terminated":
+                    continue
+                net.workloads.append(Workload(
+                    path=_name(inst.get("Tags"), f"instance {inst['InstanceId']}"), kind="EC2 instance",
+                    groups=[g["GroupId"] for g in inst.get("SecurityGroups", [])],
+                    public_ip=bool(inst.get("PublicIpAddress")), public_subnet=inst.get("SubnetId") in public,
+                    forwards=inst.get("SourceDestCheck") is False))
+        # Every interface with a public address (an instance, however launched, an elastic IP, a task's)
+        # makes its groups outside.
+        for eni in _pages(ec2, "describe_network_interfaces", "NetworkInterfaces", Filters=vpc_filter):
+            public_ip = bool((eni.get("Association") or {}).get("PublicIp"))
+            ipv6 = bool(eni.get("Ipv6Addresses")) and eni.get("SubnetId") in public
+            if public_ip or ipv6:
+                net.workloads.append(Workload(
+                    path=f"network interface {eni['NetworkInterfaceId']} ({eni.get('Description', '')})",
+                    kind="network interface", groups=[g["GroupId"] for g in eni.get("Groups", [])],
+                    public_ip=True, public_subnet=ipv6,
+                    public_why=f"the public address {(eni.get('Association') or {}).get('PublicIp') or 'IPv6'}"))
+        for runner in runners:
+            for arn, port in runner["registries"]:
+                registry = net.registries.setdefault(arn, Registry(arn, f"Cloud Map service {arn}"))
+                registry.workloads.append(runner["path"])
+                if port is None:
+                    ports, every = self._task_ports(runner["task"])
+                    registry.ports |= ports
+                    registry.every = registry.every or every
+                else:
+                    registry.ports.add(port)
+
+    # -- API Gateway
+    def _api_gateway(self, net: Network, lbs: dict[str, str], subnets: set[str], runners: list[dict]) -> None:
         apigw = self.client("apigateway")
         for link in _pages(apigw, "get_vpc_links", "items"):
             targets = [t for t in link.get("targetArns", []) if t in net.load_balancers]
@@ -262,7 +499,7 @@ class AccountReader:
                 connection = integration.get("ConnectionId") if integration.get("ConnectionType") == "VPC_LINK" else None
                 if connection is not None and connection not in net.vpc_links:
                     continue  # a VPC link into some other VPC cannot reach this one
-                # An HTTP API names its load balancer or listener by ARN in the URI.
+                # An HTTP API names its load balancer, listener or Cloud Map service by ARN in the URI.
                 net.integrations.append(self._integration(path, uri, connection,
                                                           uri if uri.startswith("arn:") else None, net, lbs))
 
@@ -270,14 +507,22 @@ class AccountReader:
                      net: Network, lbs: dict[str, str]) -> Integration:
         # Callers skip integrations whose VPC link is not in this VPC.
         entry = Integration(path=path, uri=uri, vpc_link=connection)
+        if target:
+            if ":servicediscovery:" in target:
+                entry.target_registry = target if target in net.registries else Foreign(f"the Cloud Map service "
+                                                                                        f"{target}")
+            elif ":listener/" in target:
+                entry.target_listener = target if any(
+                    listener.id == target for lb in net.load_balancers.values() for listener in lb.listeners) \
+                    else Foreign(f"the listener {target}")
+            else:
+                entry.target_lb = target if target in net.load_balancers else Foreign(f"the target {target}")
+            return entry
         host, entry.port = parse_uri(uri)
         if host and host.lower() in lbs:
             entry.host_lb = lbs[host.lower()]
-        if target:
-            if ":listener/" in target:
-                entry.target_listener = target
-            else:
-                entry.target_lb = target if target in net.load_balancers else Opaque(f"the target {target}")
+        else:
+            entry.foreign_host = True
         return entry
 
     def _endpoint_services(self, ec2: Any, net: Network) -> None:
@@ -300,39 +545,33 @@ class AccountReader:
                 net.vpc_origins.append(VpcOrigin(f"CloudFront VPC origin {origin['Id']}", arn,
                                                  {detail.get("HTTPPort", 80), detail.get("HTTPSPort", 443)}))
 
-    def _workloads(self, ec2: Any, vpc_filter: list, net: Network, subnets: set[str], public: set[str],
-                   deployment: Deployment) -> None:
-        ecs = self.client("ecs")
-        for cluster in _pages(ecs, "list_clusters", "clusterArns"):
-            arns = _pages(ecs, "list_services", "serviceArns", cluster=cluster)
-            for i in range(0, len(arns), 10):
-                for svc in ecs.describe_services(cluster=cluster, services=arns[i:i + 10]).get("services", []):
-                    vpc = (svc.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
-                    if not set(vpc.get("subnets", [])) & subnets:
-                        continue
-                    taskdef = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
-                    ports = {m["containerPort"] for c in taskdef.get("containerDefinitions", [])
-                             for m in c.get("portMappings", []) if "containerPort" in m}
-                    for lb in svc.get("loadBalancers", []):
-                        ports.add(lb["containerPort"])
-                        if lb.get("targetGroupArn") in net.target_groups:
-                            net.target_groups[lb["targetGroupArn"]].target_ports.add(lb["containerPort"])
-                    if self.admin_port in ports:
-                        deployment.task_definitions.append(taskdef)
-                    net.workloads.append(Workload(
-                        path=f"ECS service {svc.get('serviceName')}", kind="ECS service",
-                        groups=list(vpc.get("securityGroups", [])),
-                        public_ip=vpc.get("assignPublicIp") == "ENABLED",
-                        public_subnet=bool(set(vpc.get("subnets", [])) & public), ports=ports))
-        for reservation in _pages(ec2, "describe_instances", "Reservations", Filters=vpc_filter):
-            for inst in reservation.get("Instances", []):
-                if inst.get("State", {}).get("Name") == "terminated":
+    def _edges(self, ec2: Any, net: Network, vpc_id: str) -> None:
+        """Client VPN and Verified Access endpoints: their groups carry traffic from outside the VPC."""
+        for endpoint in _optional(lambda: _pages(ec2, "describe_client_vpn_endpoints", "ClientVpnEndpoints")):
+            if endpoint.get("VpcId") == vpc_id:
+                for g in endpoint.get("SecurityGroupIds", []):
+                    net.entry_groups.setdefault(g, f"Client VPN users arrive through it "
+                                                   f"({endpoint.get('ClientVpnEndpointId')})")
+        for endpoint in _optional(lambda: _pages(ec2, "describe_verified_access_endpoints",
+                                                 "VerifiedAccessEndpoints")):
+            path = f"Verified Access endpoint {endpoint.get('VerifiedAccessEndpointId')}"
+            ours = [g for g in endpoint.get("SecurityGroupIds", []) if g in net.groups]
+            for g in ours:
+                net.entry_groups.setdefault(g, f"Verified Access users arrive through it ({path})")
+            for key, kind, target_key in (("LoadBalancerOptions", "load balancer", "LoadBalancerArn"),
+                                          ("NetworkInterfaceOptions", "network interface", "NetworkInterfaceId")):
+                options = endpoint.get(key)
+                if not options:
                     continue
-                net.workloads.append(Workload(
-                    path=_name(inst.get("Tags"), f"instance {inst['InstanceId']}"), kind="EC2 instance",
-                    groups=[g["GroupId"] for g in inst.get("SecurityGroups", [])],
-                    public_ip=bool(inst.get("PublicIpAddress")), public_subnet=inst.get("SubnetId") in public,
-                    forwards=inst.get("SourceDestCheck") is False))
+                ranges = [(r["FromPort"], r["ToPort"]) for r in options.get("PortRanges", [])]
+                if options.get("Port") is not None:
+                    ranges.append((options["Port"], options["Port"]))
+                target = options.get(target_key)
+                if kind == "load balancer" and target not in net.load_balancers:
+                    target = Foreign(f"the load balancer {target}")
+                if kind == "network interface" and not ours:
+                    continue   # an interface in another VPC
+                net.edge_doors.append(EdgeDoor("verified-access", path, target, kind, ranges or None))
 
 
 # ------------------------------------------------------------- live rules ---

@@ -416,6 +416,213 @@ def test_a_rule_inside_a_nested_stack_is_seen(violations):
     assert "from 0.0.0.0/0 (anywhere)" in line
 
 
+# ------------------------- issue 11, class 1: unresolved fields fail closed ---
+
+def _protocol_from_a_parameter(real: Real) -> None:
+    protocol = cdk.CfnParameter(real.ingress, "DebugProtocol", default="tcp").value_as_string
+    ec2.CfnSecurityGroupIngress(real.ingress, "DebugRule", group_id=real.lbs.hydra_tasks_sg.security_group_id,
+                                ip_protocol=protocol, from_port=4445, to_port=4445, cidr_ip="0.0.0.0/0")
+
+
+@injected(_protocol_from_a_parameter)
+def test_a_rule_whose_protocol_is_a_parameter_covers_the_admin_port(violations):
+    [line] = [line for line in violations.splitlines() if "[admin-port-ingress] Hydra-dev-Ingress/DebugRule:" in line]
+    assert "an unresolvable protocol (the parameter DebugProtocol)" in line and "from 0.0.0.0/0 (anywhere)" in line
+
+
+def _listener_port_from_a_parameter(real: Real) -> None:
+    port = cdk.CfnParameter(real.ingress, "EdgePort", type="Number", default=443).value_as_number
+    edge = exposed_nlb(real, "ParamPortNlb")
+    edge.add_listener("Edge", port=port).add_targets("Status", port=8080, targets=[
+        elbv2_targets.IpTarget("10.40.16.20")])
+
+
+@injected(_listener_port_from_a_parameter)
+def test_an_internet_facing_listener_on_a_parameter_port_fails_closed(violations):
+    assert "[internet-facing-lb] Hydra-dev-Ingress/ParamPortNlb/Resource: its listener " \
+           "Hydra-dev-Ingress/ParamPortNlb/Edge/Resource, on an unresolvable port, reaches port 4445" in violations
+
+
+# ---------------- issue 11, class 2: what admits outside traffic makes its groups outside ---
+
+def _client_vpn(real: Real) -> None:
+    vpn_sg = ec2.SecurityGroup(real.ingress, "VpnSg", vpc=real.vpc)
+    ec2.CfnClientVpnEndpoint(
+        real.ingress, "Vpn", client_cidr_block="10.200.0.0/22", vpc_id=real.vpc.vpc_id,
+        server_certificate_arn="arn:aws:acm:eu-west-1:123456789012:certificate/0b1f2c3d",
+        authentication_options=[{"type": "certificate-authentication", "mutualAuthentication": {
+            "clientRootCertificateChainArn": "arn:aws:acm:eu-west-1:123456789012:certificate/0b1f2c3d"}}],
+        connection_log_options={"enabled": False}, security_group_ids=[vpn_sg.security_group_id])
+    real.ingress.grant_admin_access(vpn_sg, "operators on the VPN")
+
+
+@injected(_client_vpn)
+def test_a_client_vpn_endpoints_group_is_outside(violations):
+    assert "from security group Hydra-dev-Ingress/VpnSg/Resource, outside because Client VPN users arrive " \
+           "through it (Hydra-dev-Ingress/Vpn)" in violations
+
+
+def _public_launch_template(real: Real) -> None:
+    fleet_sg = ec2.SecurityGroup(real.ingress, "FleetSg", vpc=real.vpc)
+    ec2.LaunchTemplate(real.ingress, "Fleet", associate_public_ip_address=True, security_group=fleet_sg,
+                       machine_image=ec2.MachineImage.generic_linux({"eu-west-1": "ami-12c6146b"}))
+    real.ingress.grant_admin_access(fleet_sg, "a worker fleet")
+
+
+@injected(_public_launch_template)
+def test_a_launch_template_with_public_addresses_makes_its_group_outside(violations):
+    assert "from security group Hydra-dev-Ingress/FleetSg/Resource, outside because it is attached to " \
+           "Hydra-dev-Ingress/Fleet/Resource (instances launched from it get a public address)" in violations
+
+
+def _scheduled_public_task(real: Real) -> None:
+    from aws_cdk import aws_ecs as ecs, aws_events as events, aws_events_targets as targets
+    ops = real.app.node.find_child("Hydra-dev-Operations")
+    task = ecs.FargateTaskDefinition(ops, "ReportTask", cpu=256, memory_limit_mib=512)
+    task.add_container("report", image=ecs.ContainerImage.from_registry("public.ecr.aws/docker/library/busybox:1"),
+                       command=["true"])
+    report_sg = ec2.SecurityGroup(ops, "ReportSg", vpc=real.vpc)
+    events.Rule(ops, "Report", schedule=events.Schedule.rate(cdk.Duration.hours(1)), targets=[targets.EcsTask(
+        cluster=real.service_stack.hydra.cluster, task_definition=task, assign_public_ip=True,
+        security_groups=[report_sg], subnet_selection=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC))])
+    real.ingress.grant_admin_access(report_sg, "a report job")
+
+
+@injected(_scheduled_public_task)
+def test_a_scheduled_task_with_a_public_ip_makes_its_group_outside(violations):
+    assert "from security group Hydra-dev-Operations/ReportSg/Resource, outside because it is attached to " \
+           "Hydra-dev-Operations/Report/Resource" in violations
+
+
+def _group_of_another_vpc(real: Real) -> None:
+    other = ec2.CfnVPC(real.stateful, "SideVpc", cidr_block="10.98.0.0/16")
+    side_sg = ec2.CfnSecurityGroup(real.stateful, "SideSg", group_description="a peered VPC's", vpc_id=other.ref)
+    ec2.CfnSecurityGroupIngress(real.ingress, "FromSideVpc", group_id=real.lbs.admin_nlb_sg.security_group_id,
+                                ip_protocol="tcp", from_port=4445, to_port=4445,
+                                source_security_group_id=side_sg.attr_group_id)
+
+
+@injected(_group_of_another_vpc)
+def test_a_group_of_another_vpc_is_outside(violations):
+    [line] = [line for line in violations.splitlines() if "[admin-port-ingress] Hydra-dev-Ingress/FromSideVpc:" in line]
+    assert "from security group Hydra-dev-Stateful/SideSg, outside because it belongs to another VPC " \
+           "(Hydra-dev-Stateful/SideVpc) than the one serving the admin port" in line
+
+
+# ---------------- issue 11, class 3: the port Hydra's admin API listens on ---
+
+def _hydra_service(real: Real, name: str, image: str, environment: dict, port: int, **container):
+    """Another service that runs Hydra (or may), with an internet-facing NLB in front of ``port``."""
+    from aws_cdk import aws_ecs as ecs
+    stack = real.service_stack
+    task = ecs.FargateTaskDefinition(stack, f"{name}Task", cpu=256, memory_limit_mib=512)
+    task.add_container("idp", image=ecs.ContainerImage.from_registry(image), environment=environment,
+                       port_mappings=[ecs.PortMapping(container_port=port)], **container)
+    svc = ecs.FargateService(stack, f"{name}Service", cluster=real.service_stack.hydra.cluster, task_definition=task,
+                             vpc_subnets=ec2.SubnetSelection(subnet_group_name="private"))
+    nlb = elbv2.NetworkLoadBalancer(stack, f"{name}Nlb", vpc=real.vpc, internet_facing=True,
+                                    security_groups=[ec2.SecurityGroup(stack, f"{name}NlbSg", vpc=real.vpc)])
+    nlb.add_listener("Tls", port=443).add_targets("Idp", port=port, targets=[svc])
+
+
+@injected(lambda real: _hydra_service(
+    real, "Mirror", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mirror/idp:26", command=["serve", "all"],
+    environment={"SERVE_ADMIN_PORT": "9445", "SERVE_PUBLIC_PORT": "9444"}, port=9445))
+def test_an_admin_port_moved_by_the_environment_of_a_mirrored_image_is_followed(violations):
+    assert "[internet-facing-lb] Hydra-dev-Service/MirrorNlb/Resource: its listener " \
+           "Hydra-dev-Service/MirrorNlb/Tls/Resource on port 443 forwards to port 9445 (Hydra's admin API: " \
+           "SERVE_ADMIN_PORT of Hydra-dev-Service/MirrorTask/Resource container idp)" in violations
+
+
+def _admin_port_from_a_secret(real: Real) -> None:
+    from aws_cdk import aws_ecs as ecs, aws_ssm as ssm
+    port = ssm.StringParameter.from_string_parameter_name(real.service_stack, "AdminPortParameter", "/hydra/admin")
+    _hydra_service(real, "Secret", "oryd/hydra:v26.2.0", command=["serve", "all"],
+                   environment={"SERVE_PUBLIC_PORT": "8080"}, port=8081,
+                   secrets={"SERVE_ADMIN_PORT": ecs.Secret.from_ssm_parameter(port)})
+
+
+@injected(_admin_port_from_a_secret)
+def test_an_admin_port_from_a_secret_makes_every_port_of_the_container_admin(violations):
+    assert "[internet-facing-lb] Hydra-dev-Service/SecretNlb/Resource: its listener " \
+           "Hydra-dev-Service/SecretNlb/Tls/Resource on port 443 forwards to port 8081 (Hydra's admin API: " \
+           "SERVE_ADMIN_PORT of Hydra-dev-Service/SecretTask/Resource container idp is a secret)" in violations
+
+
+# ----------------------------------------- issue 11, class 4: more front doors ---
+
+def _accelerator(real: Real) -> None:
+    from aws_cdk import aws_globalaccelerator as ga, aws_globalaccelerator_endpoints as ga_endpoints
+    listener = ga.Accelerator(real.ingress, "Accelerator").add_listener(
+        "Tls", port_ranges=[ga.PortRange(from_port=443)])
+    listener.add_endpoint_group("Admin", endpoints=[ga_endpoints.NetworkLoadBalancerEndpoint(real.lbs.admin_nlb)],
+                                port_overrides=[ga.PortOverride(listener_port=443, endpoint_port=4445)])
+
+
+@injected(_accelerator)
+def test_a_global_accelerator_in_front_of_the_admin_nlb(violations):
+    assert "[global-accelerator] Hydra-dev-Ingress/Accelerator/Tls/Admin/Resource: it sends ports 443, 4445 to " \
+           "Hydra-dev-Ingress/LoadBalancers/AdminNlb/Resource, which reaches port 4445" in violations
+
+
+def _state_machine_runs_hydra_publicly(real: Real) -> None:
+    from aws_cdk import aws_ecs as ecs, aws_stepfunctions as sfn, aws_stepfunctions_tasks as tasks
+    ops = real.app.node.find_child("Hydra-dev-Operations")
+    hydra = real.service_stack.hydra
+    run = tasks.EcsRunTask(ops, "RunHydra", cluster=hydra.cluster, task_definition=hydra.task_definition,
+                           launch_target=tasks.EcsFargateLaunchTarget(
+                               platform_version=ecs.FargatePlatformVersion.LATEST),
+                           assign_public_ip=True, subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+                           integration_pattern=sfn.IntegrationPattern.RUN_JOB)
+    sfn.StateMachine(ops, "Debugger", definition_body=sfn.DefinitionBody.from_chainable(run))
+
+
+@injected(_state_machine_runs_hydra_publicly)
+def test_hydra_run_by_a_state_machine_with_a_public_ip(violations):
+    assert "[hydra-public] Hydra-dev-Operations/Debugger/Resource: the ECS task the state machine runs serving " \
+           "port 4445 has a public IP" in violations
+
+
+def _lattice_registration(real: Real) -> None:
+    from aws_cdk import aws_vpclattice as lattice
+    targets = lattice.CfnTargetGroup(real.service_stack, "LatticeTargets", type="IP", config={
+        "port": 443, "protocol": "HTTPS", "vpcIdentifier": real.vpc.vpc_id})
+    real.service_stack.hydra.service.node.default_child.add_property_override("VpcLatticeConfigurations", [{
+        "TargetGroupArn": targets.attr_arn, "PortName": "admin",
+        "RoleArn": "arn:aws:iam::123456789012:role/ecsInfrastructureRole"}])
+
+
+@injected(_lattice_registration)
+def test_the_service_registering_its_admin_port_with_vpc_lattice(violations):
+    assert "[privatelink] Hydra-dev-Service/Hydra/Service/Service: VPC Lattice shares the port named admin of its " \
+           "tasks, through the target group Hydra-dev-Service/LatticeTargets, on ports [4445]" in violations
+
+
+# ------------------------ issue 11, class 5: what the admin port registers into is followed ---
+
+def _cloud_map_admin(real: Real) -> None:
+    from aws_cdk import aws_servicediscovery as servicediscovery
+    stack = real.service_stack
+    namespace = servicediscovery.HttpNamespace(stack, "Namespace", name="hydra-dev")
+    registry = namespace.create_service("AdminRegistry", name="admin")
+    real.service_stack.hydra.service.node.default_child.add_property_override("ServiceRegistries", [{
+        "RegistryArn": registry.service_arn, "ContainerName": "hydra", "ContainerPort": 4445}])
+    link_sg = ec2.SecurityGroup(stack, "MapLinkSg", vpc=real.vpc)
+    link = apigwv2.CfnVpcLink(stack, "MapLink", name="map", security_group_ids=[link_sg.security_group_id],
+                              subnet_ids=real.vpc.select_subnets(subnet_group_name="private").subnet_ids)
+    api = apigwv2.CfnApi(stack, "MapApi", name="map", protocol_type="HTTP")
+    apigwv2.CfnIntegration(stack, "ToAdminRegistry", api_id=api.ref, integration_type="HTTP_PROXY",
+                           integration_method="ANY", connection_type="VPC_LINK", connection_id=link.ref,
+                           integration_uri=registry.service_arn, payload_format_version="1.0")
+
+
+@injected(_cloud_map_admin)
+def test_an_http_api_to_the_cloud_map_service_hydras_admin_port_registers_into(violations):
+    assert "[api-integration] Hydra-dev-Service/ToAdminRegistry: it targets the Cloud Map service " \
+           "Hydra-dev-Service/Namespace/AdminRegistry/Resource, into which Hydra-dev-Service/Hydra/Service/Service " \
+           "registers port 4445" in violations
+
+
 # ------------------------------------------------ a moved admin port ---
 
 def test_the_rules_follow_the_configured_admin_port():

@@ -1,7 +1,13 @@
-"""The live check, against an account built with moto's normal APIs (no templates deployed into it).
+"""The live check, against the account the synthesized dev templates describe, built in moto.
 
-Where moto does not keep a field a rule needs, the rule is tested against
-recorded API responses with botocore's Stubber instead (said at each test).
+``tests/support/derived_account.py`` creates, through moto's normal APIs, every resource of the dev
+templates that the live check reads, with the rendered property values; the compliant account must
+pass. Each test then tampers with it the way an adversary would, class by class (issue 11): a
+value the check cannot pin down, something publicly addressed carrying a granted group, Hydra's
+ports moved by its environment, more front doors, and what must pass (other apps' resources).
+Where moto does not offer an API the check reads (Client VPN, Verified Access) or drops a field it
+needs (a REST integration's connectionId), the rule runs on recorded API responses with botocore's
+Stubber instead (said at each test).
 """
 
 from __future__ import annotations
@@ -10,177 +16,223 @@ import http.server
 import json
 import ssl
 import threading
-from dataclasses import dataclass
+from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from botocore.stub import Stubber
 
 from hydra_on_aws.boundary import verify as live
+from hydra_on_aws.boundary.trust_boundary import Analysis
 from hydra_on_aws.local.tls import LocalCA
 from hydra_on_aws.boundary.verify import AccountReader, Report, main, verify
 
-from tests.conftest import MOTO_REGION as REGION, stack_with_outputs
+from tests.conftest import MOTO_REGION as REGION
+from tests.support.derived_account import Derived, derive
+from tests.support.template_copies import FOREIGN_ACCOUNT
 
-ENV = "prod"
-TAGS = [{"Key": "project", "Value": "hydra"}, {"Key": "hydra:environment", "Value": ENV}]
-ISSUER = "https://auth.example.com/"
+ENV = "dev"
 
 
-@dataclass
-class Account:
-    session: boto3.Session
-    vpc: str
-    private: list[str]
-    public: str
-    sg: dict[str, str]
-    public_nlb: dict
-    admin_nlb: dict
-    admin_tg: str
-    rest_api: str
-    proxy_resource: str
+_LOADER = botocore.loaders.create_loader()   # service models parsed once for the module, not per session
 
 
 @pytest.fixture
 def aws(moto_session):
-    return moto_session
+    """moto's session (the conftest fixture), on a loader shared across tests: deriving an account creates
+    a dozen clients, and parsing their models again for every test would dominate its cost."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _LOADER)
+    return boto3.Session(botocore_session=core, region_name=moto_session.region_name)
 
 
-def deploy(session: boto3.Session, *, env_overrides: dict | None = None, issuer: str = ISSUER) -> Account:
-    """What the app deploys, built resource by resource through moto's APIs."""
-    ec2, elbv2 = session.client("ec2"), session.client("elbv2")
-    vpc = ec2.create_vpc(CidrBlock="10.41.0.0/16", TagSpecifications=[{"ResourceType": "vpc", "Tags": TAGS}])["Vpc"]
-    vpc_id = vpc["VpcId"]
-    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
-    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc_id)
-    public = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.41.0.0/24", AvailabilityZone=f"{REGION}a")["Subnet"]
-    table = ec2.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"]
-    ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
-    ec2.associate_route_table(RouteTableId=table, SubnetId=public["SubnetId"])
-    private = [ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.41.{16 * (i + 1)}.0/20",
-                                 AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
-               for i, az in enumerate("ab")]
-    sg = {name: ec2.create_security_group(GroupName=f"hydra-{name}", Description=name, VpcId=vpc_id)["GroupId"]
-          for name in ("tasks", "public-nlb", "admin-nlb", "bastion", "database")}
-
-    def allow(target: str, port: int, source: str) -> None:
-        ec2.authorize_security_group_ingress(GroupId=sg[target], IpPermissions=[{
-            "IpProtocol": "tcp", "FromPort": port, "ToPort": port, "UserIdGroupPairs": [{"GroupId": sg[source]}]}])
-    allow("tasks", 4444, "public-nlb")
-    allow("tasks", 4445, "admin-nlb")
-    allow("admin-nlb", 4445, "bastion")
-    allow("database", 5432, "tasks")
-
-    def nlb(name: str, group: str) -> dict:
-        return elbv2.create_load_balancer(Name=name, Subnets=private, Scheme="internal", Type="network",
-                                          SecurityGroups=[sg[group]])["LoadBalancers"][0]
-
-    def target_group(name: str, port: int) -> str:
-        return elbv2.create_target_group(Name=name, Protocol="TCP", Port=port, VpcId=vpc_id,
-                                         TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
-    public_nlb, admin_nlb = nlb("hydra-public", "public-nlb"), nlb("hydra-admin", "admin-nlb")
-    public_tg, admin_tg = target_group("hydra-public", 4444), target_group("hydra-admin", 4445)
-    for balancer, port, tg in ((public_nlb, 4444, public_tg), (admin_nlb, 4445, admin_tg)):
-        elbv2.create_listener(LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="TCP", Port=port,
-                              DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
-
-    apigw = session.client("apigateway")
-    api = apigw.create_rest_api(name="hydra-prod", endpointConfiguration={"types": ["REGIONAL"]})["id"]
-    link = apigw.create_vpc_link(name="hydra", targetArns=[public_nlb["LoadBalancerArn"]])["id"]
-    root = apigw.get_resources(restApiId=api)["items"][0]["id"]
-    proxy = apigw.create_resource(restApiId=api, parentId=root, pathPart="{proxy+}")["id"]
-    apigw.put_method(restApiId=api, resourceId=proxy, httpMethod="ANY", authorizationType="NONE")
-    apigw.put_integration(restApiId=api, resourceId=proxy, httpMethod="ANY", type="HTTP_PROXY",
-                          integrationHttpMethod="ANY", connectionType="VPC_LINK", connectionId=link,
-                          uri=f"http://{public_nlb['DNSName']}:4444/{{proxy}}")
-
-    ecs = session.client("ecs")
-    ecs.create_cluster(clusterName="hydra-prod")
-    environment = {"URLS_SELF_ISSUER": issuer, "URLS_SELF_PUBLIC": issuer, "STRATEGIES_ACCESS_TOKEN": "jwt",
-                   **(env_overrides or {})}
-    secrets = [{"name": n, "valueFrom": f"arn:aws:secretsmanager:{REGION}:123456789012:secret:{n.lower()}"}
-               for n in ("DSN", "SECRETS_SYSTEM") if n not in environment]
-    taskdef = ecs.register_task_definition(
-        family="hydra", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="512", memory="1024",
-        containerDefinitions=[{"name": "hydra", "image": "oryd/hydra:v26.2.0", "command": ["serve", "all"],
-                               "portMappings": [{"containerPort": 4444}, {"containerPort": 4445}],
-                               "environment": [{"name": k, "value": v} for k, v in environment.items()],
-                               "secrets": secrets}])["taskDefinition"]["taskDefinitionArn"]
-    ecs.create_service(cluster="hydra-prod", serviceName="hydra", taskDefinition=taskdef, desiredCount=2,
-                       launchType="FARGATE",
-                       networkConfiguration={"awsvpcConfiguration": {"subnets": private, "securityGroups": [sg["tasks"]],
-                                                                     "assignPublicIp": "DISABLED"}},
-                       loadBalancers=[{"targetGroupArn": public_tg, "containerName": "hydra", "containerPort": 4444},
-                                      {"targetGroupArn": admin_tg, "containerName": "hydra", "containerPort": 4445}])
-    ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="t4g.nano",
-                      NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": private[0], "Groups": [sg["bastion"]],
-                                          "AssociatePublicIpAddress": False}],
-                      TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "bastion"}]}])
-    stack_with_outputs(session, f"Hydra-{ENV}-Stateful", {"DsnSecretArn": "arn:...:dsn"}, TAGS)
-    stack_with_outputs(session, f"Hydra-{ENV}-Ingress", {
-        "HydraPublicApi": issuer, "HydraAdminApi": f"http://{admin_nlb['DNSName']}:4445"}, TAGS)
-    stack_with_outputs(session, f"Hydra-{ENV}-Service", {"ServiceName": "hydra"}, TAGS)
-    return Account(session, vpc_id, private, public["SubnetId"], sg, public_nlb, admin_nlb, admin_tg, api, proxy)
+@pytest.fixture
+def account(aws, dev) -> Derived:
+    return derive(aws, dev)
 
 
 def failed_rules(report: Report) -> set[str]:
     return {v.rule for v in report.network_violations} | {f[0] for f in report.live_findings}
 
 
-def test_a_compliant_account_passes(aws):
-    deploy(aws)
-    report = verify(aws, ENV)
+def findings(report: Report) -> list[str]:
+    return [f"[{v.rule}] {v.path}: {v.detail}" for v in report.network_violations] + \
+        [f"[{r}] {p}: {d}" for r, p, d in report.live_findings]
+
+
+# ------------------------------------------------------------- helpers ---
+
+def private_subnets(account: Derived) -> list[str]:
+    return [account.id("privateSubnet1/Subnet"), account.id("privateSubnet2/Subnet")]
+
+
+def new_group(account: Derived, name: str, vpc: str | None = None) -> str:
+    return account.session.client("ec2").create_security_group(
+        GroupName=name, Description=name, VpcId=vpc or account.id("Network/Vpc/Resource"))["GroupId"]
+
+
+def grant(account: Derived, source: str) -> None:
+    """What IngressStack.grant_admin_access() does, done by hand in the console."""
+    account.session.client("ec2").authorize_security_group_ingress(
+        GroupId=account.id("AdminNlbSecurityGroup/Resource"), IpPermissions=[{
+            "IpProtocol": "tcp", "FromPort": 4445, "ToPort": 4445, "UserIdGroupPairs": [{"GroupId": source}]}])
+
+
+def hydra_task_definition(account: Derived) -> dict:
+    ecs = account.session.client("ecs")
+    return ecs.describe_task_definition(taskDefinition=account.id("Hydra/TaskDefinition/Resource"))["taskDefinition"]
+
+
+def redeploy_hydra(account: Derived, environment: dict[str, str | None] | None = None,
+                   secrets: dict[str, str] | None = None) -> str:
+    """A new revision of Hydra's task definition with ``environment`` changed, and the service on it."""
+    ecs = account.session.client("ecs")
+    taskdef = hydra_task_definition(account)
+    [container] = taskdef["containerDefinitions"]
+    env = {e["name"]: e["value"] for e in container.get("environment", [])}
+    env.update(environment or {})
+    container["environment"] = [{"name": k, "value": v} for k, v in env.items() if v is not None]
+    container["secrets"] = container.get("secrets", []) + [{"name": k, "valueFrom": v}
+                                                           for k, v in (secrets or {}).items()]
+    arn = ecs.register_task_definition(
+        family=taskdef["family"], networkMode=taskdef["networkMode"], cpu=taskdef["cpu"], memory=taskdef["memory"],
+        requiresCompatibilities=taskdef["requiresCompatibilities"], executionRoleArn=taskdef["executionRoleArn"],
+        taskRoleArn=taskdef["taskRoleArn"], containerDefinitions=[container])["taskDefinition"]["taskDefinitionArn"]
+    ecs.update_service(cluster=account.id("Hydra/Cluster/Resource"), service="hydra", taskDefinition=arn)
+    return arn
+
+
+def public_address_for(account: Derived, eni: str) -> str:
+    ec2 = account.session.client("ec2")
+    address = ec2.allocate_address(Domain="vpc")
+    ec2.associate_address(AllocationId=address["AllocationId"], NetworkInterfaceId=eni)
+    return address["PublicIp"]
+
+
+def http_api(account: Derived, uri: str, name: str = "neighbours") -> None:
+    """An HTTP API with a VPC link V2 into the app's private subnets, integrating ``uri``."""
+    apigwv2 = account.session.client("apigatewayv2")
+    link = apigwv2.create_vpc_link(Name=name, SubnetIds=private_subnets(account),
+                                   SecurityGroupIds=[new_group(account, f"{name}-link")])["VpcLinkId"]
+    api = apigwv2.create_api(Name="neighbours", ProtocolType="HTTP")["ApiId"]
+    apigwv2.create_integration(ApiId=api, IntegrationType="HTTP_PROXY", IntegrationMethod="ANY",
+                               ConnectionType="VPC_LINK", ConnectionId=link, IntegrationUri=uri,
+                               PayloadFormatVersion="1.0")
+
+
+class _Recorded:
+    """A moto client with some operations answered by recorded responses (validated by botocore's Stubber):
+    for APIs moto does not offer (Client VPN, Verified Access) or cannot run (Fargate tasks)."""
+
+    def __init__(self, real: Any, service: str, responses: dict[str, list[dict]]) -> None:
+        self.real, self.operations = real, set(responses)
+        self.stubbed = boto3.client(service, region_name=REGION)
+        self.stubber = Stubber(self.stubbed)
+        for operation, answers in responses.items():
+            for answer in answers:
+                self.stubber.add_response(operation, answer)
+        self.stubber.activate()
+
+    def _for(self, operation: str) -> Any:
+        return self.stubbed if operation in self.operations else self.real
+
+    def can_paginate(self, operation: str) -> bool:
+        return self._for(operation).can_paginate(operation)
+
+    def get_paginator(self, operation: str) -> Any:
+        return self._for(operation).get_paginator(operation)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._for(name), name)
+
+
+ENDPOINTS = ("describe_client_vpn_endpoints", "describe_verified_access_endpoints")
+
+
+def read_with(account: Derived, recorded: dict[str, dict[str, list[dict]]]) -> list[str]:
+    """The check's findings with ``recorded`` answers (service -> operation -> responses, in call order)."""
+    recorded = {"ec2": {op: [{}] for op in ENDPOINTS}} | recorded
+
+    class Reader(AccountReader):
+        def client(self, service: str) -> Any:
+            real = super().client(service)
+            return _Recorded(real, service, recorded[service]) if service in recorded else real
+    net, _ = Reader(account.session, ENV).read()
+    return [f"[{v.rule}] {v.path}: {v.detail}" for v in Analysis(net).violations()]
+
+
+# ------------------------------------------------------------ compliant ---
+
+def test_the_account_the_dev_templates_describe_passes(account):
+    report = verify(account.session, ENV)
     assert failed_rules(report) == set(), report.render()
     text = report.render()
     assert text.startswith(f"Live check of Hydra {ENV} in {REGION}")
     assert "PASS  admin-port-ingress" in text and text.endswith("Result: PASS")
 
 
-def test_a_rule_opening_the_admin_port_to_the_internet_fails(aws):
-    account = deploy(aws)
-    aws.client("ec2").authorize_security_group_ingress(GroupId=account.sg["tasks"], IpPermissions=[{
+def test_the_check_read_what_the_templates_define(account):
+    net, deployment = AccountReader(account.session, ENV).read()
+    kinds = sorted((w.kind, w.path.split(" (")[0].split(" ")[0]) for w in net.workloads)
+    assert ("ECS service", "ECS") in kinds and ("ECS task", "ECS") in kinds, "the service and the janitor's run"
+    assert sorted(lb.kind for lb in net.load_balancers.values()) == ["network", "network"]
+    assert [link.target_lbs for link in net.vpc_links.values()] == [[account.id("PublicNlb/Resource")]]
+    assert net.admin_ports == {4445} and not net.every_admin
+    assert [td["family"] for td in deployment.task_definitions] == ["hydra-dev"]
+    janitor = [w for w in net.workloads if w.kind == "ECS task"]
+    assert [w.public_ip for w in janitor] == [False], "the janitor's state machine runs it without a public IP"
+    nat = [w for w in net.workloads if w.forwards]
+    assert len(nat) == 1 and nat[0].public_ip, "the NAT instance: public, forwarding, admitting only the VPC"
+
+
+# ------------------------------------------- tampered: the boundary holds ---
+
+def test_a_rule_opening_the_admin_port_to_the_internet_fails(account):
+    tasks = account.id("HydraTasksSecurityGroup/Resource")
+    account.session.client("ec2").authorize_security_group_ingress(GroupId=tasks, IpPermissions=[{
         "IpProtocol": "tcp", "FromPort": 4445, "ToPort": 4445, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
-    report = verify(aws, ENV)
+    report = verify(account.session, ENV)
     assert failed_rules(report) == {"admin-port-ingress"}
-    assert "FAIL  admin-port-ingress" in report.render()
-    assert f"{account.sg['tasks']} (hydra-tasks): tcp 4445 into {account.sg['tasks']} (hydra-tasks) from " \
-           "0.0.0.0/0 (anywhere)" in report.render()
+    assert f"{tasks} (LoadBalancersHydraTasksSecurityGroupE940BC43): tcp 4445 into {tasks} " \
+           "(LoadBalancersHydraTasksSecurityGroupE940BC43) from 0.0.0.0/0 (anywhere)" in report.render()
 
 
-def test_an_internet_facing_load_balancer_forwarding_to_the_admin_port_fails(aws):
-    account = deploy(aws)
-    elbv2 = aws.client("elbv2")
-    exposed = elbv2.create_load_balancer(Name="shortcut", Subnets=[account.public], Scheme="internet-facing",
-                                         Type="network")["LoadBalancers"][0]
+def test_an_internet_facing_load_balancer_forwarding_to_the_admin_port_fails(account):
+    elbv2 = account.session.client("elbv2")
+    exposed = elbv2.create_load_balancer(Name="shortcut", Subnets=[account.id("publicSubnet1/Subnet")],
+                                         Scheme="internet-facing", Type="network")["LoadBalancers"][0]
     elbv2.create_listener(LoadBalancerArn=exposed["LoadBalancerArn"], Protocol="TCP", Port=443,
-                          DefaultActions=[{"Type": "forward", "TargetGroupArn": account.admin_tg}])
-    report = verify(aws, ENV)
+                          DefaultActions=[{"Type": "forward", "TargetGroupArn": account.id("AdminTargets/Resource")}])
+    report = verify(account.session, ENV)
     assert "internet-facing-lb" in failed_rules(report)
     assert "shortcut (network, internet-facing): its listener listener 443 of shortcut on port 443 forwards to " \
            "port 4445" in report.render()
 
 
-def test_an_integration_to_the_admin_nlb_fails(aws):
-    account = deploy(aws)
-    apigw = aws.client("apigateway")
-    root = apigw.get_resources(restApiId=account.rest_api)["items"][0]["id"]
-    backdoor = apigw.create_resource(restApiId=account.rest_api, parentId=root, pathPart="backdoor")["id"]
-    apigw.put_method(restApiId=account.rest_api, resourceId=backdoor, httpMethod="GET", authorizationType="NONE")
-    apigw.put_integration(restApiId=account.rest_api, resourceId=backdoor, httpMethod="GET", type="HTTP_PROXY",
-                          integrationHttpMethod="GET", uri=f"http://{account.admin_nlb['DNSName']}:4445/admin/clients")
-    report = verify(aws, ENV)
+def test_an_integration_to_the_admin_nlb_fails(account):
+    apigw = account.session.client("apigateway")
+    api = account.id("PublicApi/RestApi/Resource")
+    backdoor = apigw.create_resource(restApiId=api, parentId=account.id("PublicApi/RestApi/Resource",
+                                                                        "RootResourceId"),
+                                     pathPart="backdoor")["id"]
+    apigw.put_method(restApiId=api, resourceId=backdoor, httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(restApiId=api, resourceId=backdoor, httpMethod="GET", type="HTTP_PROXY",
+                          integrationHttpMethod="GET",
+                          uri=f"http://{account.id('AdminNlb/Resource', 'DNSName')}:4445/admin/clients")
+    report = verify(account.session, ENV)
     assert failed_rules(report) == {"api-integration"}
-    assert "REST API hydra-prod GET /backdoor: its URI " in report.render()
+    assert "REST API hydra-dev GET /backdoor: its URI " in report.render()
 
 
-def test_a_vpc_link_integration_to_the_admin_nlb_fails_on_recorded_responses(aws):
+def test_a_vpc_link_integration_to_the_admin_nlb_fails_on_recorded_responses(account):
     """moto drops a REST integration's connectionId, so this rule runs on recorded API responses."""
-    account = deploy(aws)
-    admin_arn = account.admin_nlb["LoadBalancerArn"]
+    admin_arn = account.id("AdminNlb/Resource")
     stubbed = boto3.client("apigateway", region_name=REGION)
     stubber = Stubber(stubbed)
     stubber.add_response("get_vpc_links", {"items": [{"id": "vl-admin", "name": "oops", "targetArns": [admin_arn]}]})
-    stubber.add_response("get_rest_apis", {"items": [{"id": "api1", "name": "hydra-prod"}]})
+    stubber.add_response("get_rest_apis", {"items": [{"id": "api1", "name": "hydra-dev"}]})
     stubber.add_response("get_resources", {"items": [{"id": "r1", "path": "/{proxy+}",
                                                       "resourceMethods": {"ANY": {}}}]})
     stubber.add_response("get_integration", {"type": "HTTP_PROXY", "connectionType": "VPC_LINK",
@@ -190,26 +242,234 @@ def test_a_vpc_link_integration_to_the_admin_nlb_fails_on_recorded_responses(aws
         def client(self, service):
             return stubbed if service == "apigateway" else super().client(service)
     with stubber:
-        net, _ = Reader(aws, ENV).read()
+        net, _ = Reader(account.session, ENV).read()
     violations = {v.rule: v for v in live.Analysis(net).violations()}
     assert "API Gateway reaches it through VPC link vl-admin (oops)" in violations["vpc-linked-lb"].detail
     # ... which also puts the admin NLB's security group, and so the tasks' admin rule, outside.
     assert set(violations) == {"vpc-linked-lb", "admin-port-ingress"}
 
 
-def test_plain_environment_secrets_fail(aws):
-    deploy(aws, env_overrides={"DSN": "postgres://hydra:secret@db:5432/hydra"})
-    report = verify(aws, ENV)
+def test_plain_environment_secrets_fail(account):
+    redeploy_hydra(account, {"DSN": "postgres://hydra:secret@db:5432/hydra"})
+    report = verify(account.session, ENV)
     assert failed_rules(report) == {"task-secrets"}
-    assert "hydra/hydra: DSN is a plain environment variable" in report.render()
+    assert "hydra-dev/hydra: DSN is a plain environment variable" in report.render()
 
 
-def test_an_issuer_other_than_the_published_one_fails(aws):
-    deploy(aws, env_overrides={"URLS_SELF_ISSUER": "https://auth.example.com"})
-    report = verify(aws, ENV)
+def test_an_issuer_other_than_the_published_one_fails(account):
+    redeploy_hydra(account, {"URLS_SELF_ISSUER": account.issuer.rstrip("/")})
+    report = verify(account.session, ENV)
     assert failed_rules(report) == {"issuer"}
-    assert "URLS_SELF_ISSUER='https://auth.example.com' but HydraPublicApi='https://auth.example.com/'" \
+    assert f"URLS_SELF_ISSUER={account.issuer.rstrip('/')!r} but HydraPublicApi={account.issuer!r}" \
         in report.render()
+
+
+def test_a_classic_load_balancer_forwarding_to_the_admin_port_fails(account):
+    account.session.client("elb").create_load_balancer(
+        LoadBalancerName="legacy", Subnets=[account.id("publicSubnet1/Subnet")], Scheme="internet-facing",
+        Listeners=[{"Protocol": "TCP", "LoadBalancerPort": 443, "InstanceProtocol": "TCP", "InstancePort": 4445}])
+    report = verify(account.session, ENV)
+    assert "internet-facing-lb" in failed_rules(report)
+    assert "legacy (classic, internet-facing): its listener listener 443 of legacy on port 443 forwards to port " \
+           "4445" in report.render()
+
+
+# -------------------- class 1: what the check cannot pin down fails closed ---
+
+def test_a_state_machine_choosing_the_public_ip_at_run_time_fails_closed(account):
+    definition = {"StartAt": "Run", "States": {"Run": {
+        "Type": "Task", "Resource": "arn:aws:states:::ecs:runTask.sync", "End": True, "Parameters": {
+            "Cluster": account.id("Hydra/Cluster/Resource"), "TaskDefinition": account.id("Hydra/TaskDefinition/Resource"),
+            "LaunchType": "FARGATE", "NetworkConfiguration": {"AwsvpcConfiguration": {
+                "Subnets": private_subnets(account), "SecurityGroups": [account.id("CommandsSecurityGroup/Resource")],
+                "AssignPublicIp.$": "$.public"}}}}}}
+    account.session.client("stepfunctions").create_state_machine(
+        name="debug", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/debug")
+    report = verify(account.session, ENV)
+    assert failed_rules(report) == {"hydra-public"}
+    assert "ECS task started by state machine debug: the ECS task serving port 4445 has a public IP (a value of " \
+           "it is computed at run time)" in report.render()
+
+
+def test_a_rule_by_protocol_number_from_another_private_range_fails(account):
+    account.session.client("ec2").authorize_security_group_ingress(
+        GroupId=account.id("AdminNlbSecurityGroup/Resource"), IpPermissions=[{
+            "IpProtocol": "6", "FromPort": 4000, "ToPort": 5000, "IpRanges": [{"CidrIp": "10.99.0.0/16"}]}])
+    assert failed_rules(verify(account.session, ENV)) == {"admin-port-ingress"}
+
+
+# --------------- class 2: what admits outside traffic makes its groups outside ---
+
+def test_an_interface_with_an_elastic_ip_carrying_a_granted_group_fails(account):
+    group = new_group(account, "tool")
+    eni = account.session.client("ec2").create_network_interface(
+        SubnetId=private_subnets(account)[0], Groups=[group])["NetworkInterface"]["NetworkInterfaceId"]
+    address = public_address_for(account, eni)
+    grant(account, group)
+    report = verify(account.session, ENV)
+    assert failed_rules(report) == {"admin-port-ingress"}
+    assert f"from security group {group} (tool), outside because it is attached to network interface {eni} () " \
+           f"(the public address {address})" in report.render()
+
+
+def test_an_instance_with_a_public_ip_carrying_a_granted_group_fails(account):
+    group = new_group(account, "jump")
+    account.session.client("ec2").run_instances(
+        ImageId="ami-12c6146b", MinCount=1, MaxCount=1, NetworkInterfaces=[{
+            "DeviceIndex": 0, "SubnetId": private_subnets(account)[0], "Groups": [group],
+            "AssociatePublicIpAddress": True}])
+    grant(account, group)
+    assert failed_rules(verify(account.session, ENV)) == {"admin-port-ingress"}
+
+
+def test_a_group_of_another_vpc_granted_the_admin_port_fails(account):
+    ec2 = account.session.client("ec2")
+    peer = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
+    grant(account, new_group(account, "peer", vpc=peer))
+    report = verify(account.session, ENV)
+    assert failed_rules(report) == {"admin-port-ingress"}
+    assert "(not a security group of this app)" in report.render()
+
+
+def test_client_vpn_and_verified_access_groups_are_outside_on_recorded_responses(account):
+    vpn, verified = new_group(account, "vpn"), new_group(account, "verified")
+    grant(account, vpn)
+    grant(account, verified)
+    vpc = account.id("Network/Vpc/Resource")
+    found = read_with(account, {"ec2": {
+        "describe_client_vpn_endpoints": [{"ClientVpnEndpoints": [
+            {"ClientVpnEndpointId": "cvpn-endpoint-0123456789abcdef0", "VpcId": vpc, "SecurityGroupIds": [vpn]}]}],
+        "describe_verified_access_endpoints": [{"VerifiedAccessEndpoints": [
+            {"VerifiedAccessEndpointId": "vae-0123456789abcdef0", "SecurityGroupIds": [verified],
+             "NetworkInterfaceOptions": {"NetworkInterfaceId": "eni-0123456789abcdef0", "Port": 443}}]}]}})
+    assert any(f"from security group {vpn} (vpn), outside because Client VPN users arrive through it "
+               "(cvpn-endpoint-0123456789abcdef0)" in line for line in found), found
+    assert any(f"from security group {verified} (verified), outside because Verified Access users arrive through it"
+               in line for line in found), found
+
+
+# --------------------- class 3: the port Hydra's admin API listens on ---
+
+def test_swapped_ports_make_the_public_path_reach_the_admin_api(account):
+    redeploy_hydra(account, {"SERVE_ADMIN_PORT": "4444", "SERVE_PUBLIC_PORT": "4445"})
+    report = verify(account.session, ENV)
+    assert "vpc-linked-lb" in failed_rules(report)
+    assert "its listener listener 4444 of LoadBalancersPublicNlbDBE45E79 listens on port 4444 (Hydra's admin API: " \
+           "SERVE_ADMIN_PORT of hydra-dev container hydra)" in report.render()
+
+
+def test_an_admin_port_from_a_secret_makes_every_port_of_hydra_admin(account):
+    redeploy_hydra(account, {"SERVE_ADMIN_PORT": None},
+                   secrets={"SERVE_ADMIN_PORT": f"arn:aws:ssm:{REGION}:123456789012:parameter/admin"})
+    report = verify(account.session, ENV)
+    assert "vpc-linked-lb" in failed_rules(report)
+    assert "SERVE_ADMIN_PORT of hydra-dev container hydra is a secret" in report.render()
+
+
+# ------------------------------------------------- class 4: more front doors ---
+
+def test_a_one_off_hydra_task_with_a_public_ip_fails_on_recorded_tasks(account):
+    """moto cannot run a Fargate task, so the running task is a recorded answer; its interface, with the public
+    address AWS gives it, is moto's."""
+    ec2 = account.session.client("ec2")
+    subnet = private_subnets(account)[0]
+    eni = ec2.create_network_interface(SubnetId=subnet, Groups=[account.id("HydraTasksSecurityGroup/Resource")],
+                                       Description="arn:aws:ecs:eu-west-1:123456789012:attachment/0b1f")[
+        "NetworkInterface"]["NetworkInterfaceId"]
+    public_address_for(account, eni)
+    cluster = f"arn:aws:ecs:{REGION}:123456789012:cluster/{account.id('Hydra/Cluster/Resource')}"
+    task = f"arn:aws:ecs:{REGION}:123456789012:task/{account.id('Hydra/Cluster/Resource')}/0b1f2c3d4e5f"
+    found = read_with(account, {"ecs": {
+        "list_clusters": [{"clusterArns": [cluster]}], "list_services": [{"serviceArns": []}],
+        "list_tasks": [{"taskArns": [task]}],
+        "describe_tasks": [{"tasks": [{"taskArn": task, "group": "family:hydra-dev",
+                                       "taskDefinitionArn": account.id("Hydra/TaskDefinition/Resource"),
+                                       "attachments": [{"type": "ElasticNetworkInterface", "details": [
+                                           {"name": "subnetId", "value": subnet},
+                                           {"name": "networkInterfaceId", "value": eni}]}]}]}]}})
+    assert "[hydra-public] ECS task 0b1f2c3d4e5f (family:hydra-dev): the ECS task serving port 4445 has a public " \
+           "IP" in found, found
+
+
+def test_a_rule_running_hydra_with_a_public_ip_fails(account):
+    events = account.session.client("events")
+    events.put_rule(Name="debug", ScheduleExpression="rate(1 hour)")
+    events.put_targets(Rule="debug", Targets=[{
+        "Id": "hydra", "Arn": f"arn:aws:ecs:{REGION}:123456789012:cluster/{account.id('Hydra/Cluster/Resource')}",
+        "RoleArn": "arn:aws:iam::123456789012:role/events", "EcsParameters": {
+            "TaskDefinitionArn": account.id("Hydra/TaskDefinition/Resource"), "LaunchType": "FARGATE",
+            "NetworkConfiguration": {"awsvpcConfiguration": {
+                "Subnets": private_subnets(account), "SecurityGroups": [account.id("CommandsSecurityGroup/Resource")],
+                "AssignPublicIp": "ENABLED"}}}}])
+    report = verify(account.session, ENV)
+    assert failed_rules(report) == {"hydra-public"}
+    assert "ECS task started by EventBridge rule debug: the ECS task serving port 4445 has a public IP" \
+        in report.render()
+
+
+def test_a_verified_access_endpoint_in_front_of_the_admin_nlb_fails_on_recorded_responses(account):
+    found = read_with(account, {"ec2": {
+        "describe_client_vpn_endpoints": [{}],
+        "describe_verified_access_endpoints": [{"VerifiedAccessEndpoints": [
+            {"VerifiedAccessEndpointId": "vae-0123456789abcdef0", "SecurityGroupIds": [],
+             "LoadBalancerOptions": {"LoadBalancerArn": account.id("AdminNlb/Resource"), "Port": 4445}}]}]}})
+    assert any(line.startswith("[verified-access] Verified Access endpoint vae-0123456789abcdef0: it sends port 4445 "
+                               "to LoadBalancersAdminNlbBAFD8C90") for line in found), found
+
+
+# --------------------------------------------- class 5: no false positives ---
+
+def test_http_apis_to_other_apps_cloud_map_services_and_listeners_pass(account):
+    http_api(account, f"arn:aws:servicediscovery:{REGION}:{FOREIGN_ACCOUNT}:service/srv-0123456789abcdef")
+    http_api(account, f"arn:aws:elasticloadbalancing:{REGION}:{FOREIGN_ACCOUNT}:listener/app/shop/0123/4567",
+             name="partner")
+    report = verify(account.session, ENV)
+    assert failed_rules(report) == set(), report.render()
+
+
+def test_an_internet_facing_alb_for_another_service_passes(account):
+    session = account.session
+    elbv2, ecs = session.client("elbv2"), session.client("ecs")
+    alb_group, shop_group = new_group(account, "shop-alb"), new_group(account, "shop")
+    session.client("ec2").authorize_security_group_ingress(GroupId=shop_group, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "UserIdGroupPairs": [{"GroupId": alb_group}]}])
+    alb = elbv2.create_load_balancer(Name="shop", Subnets=[account.id("publicSubnet1/Subnet"),
+                                                           account.id("publicSubnet2/Subnet")],
+                                     SecurityGroups=[alb_group], Scheme="internet-facing")["LoadBalancers"][0]
+    tg = elbv2.create_target_group(Name="shop", Protocol="HTTP", Port=8080, VpcId=account.id("Network/Vpc/Resource"),
+                                   TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.create_listener(LoadBalancerArn=alb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                          DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    shop = ecs.register_task_definition(family="shop", networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
+                                        cpu="256", memory="512", containerDefinitions=[{
+                                            "name": "web", "image": "public.ecr.aws/nginx/nginx:1.27",
+                                            "portMappings": [{"containerPort": 8080}]}])["taskDefinition"]
+    ecs.create_service(cluster=account.id("Hydra/Cluster/Resource"), serviceName="shop",
+                       taskDefinition=shop["taskDefinitionArn"], desiredCount=1, launchType="FARGATE",
+                       networkConfiguration={"awsvpcConfiguration": {"subnets": private_subnets(account),
+                                                                     "securityGroups": [shop_group]}},
+                       loadBalancers=[{"targetGroupArn": tg, "containerName": "web", "containerPort": 8080}])
+    report = verify(account.session, ENV)
+    assert failed_rules(report) == set(), report.render()
+
+
+def test_an_http_api_to_the_cloud_map_service_hydras_admin_port_registers_into_fails(account):
+    session = account.session
+    cloud_map = session.client("servicediscovery")
+    namespace = cloud_map.create_http_namespace(Name="hydra")["OperationId"]
+    namespace_id = cloud_map.get_operation(OperationId=namespace)["Operation"]["Targets"]["NAMESPACE"]
+    registry = cloud_map.create_service(Name="admin", NamespaceId=namespace_id)["Service"]["Arn"]
+    session.client("ecs").create_service(
+        cluster=account.id("Hydra/Cluster/Resource"), serviceName="hydra-registered", desiredCount=1,
+        taskDefinition=account.id("Hydra/TaskDefinition/Resource"), launchType="FARGATE",
+        networkConfiguration={"awsvpcConfiguration": {"subnets": private_subnets(account),
+                                                      "securityGroups": [account.id("HydraTasksSecurityGroup/Resource")]}},
+        serviceRegistries=[{"registryArn": registry, "containerName": "hydra", "containerPort": 4445}])
+    http_api(account, registry)
+    report = verify(account.session, ENV)
+    assert failed_rules(report) == {"api-integration"}
+    assert f"it targets the Cloud Map service Cloud Map service {registry}, into which ECS service hydra-registered " \
+           "registers port 4445" in report.render()
 
 
 def test_missing_stacks_give_one_line(aws, capsys):
@@ -295,8 +555,9 @@ def test_probe_verifies_the_certificate(public_url):
     assert rule == "probe-discovery" and "CERTIFICATE_VERIFY_FAILED" in detail
 
 
-def test_the_probe_flag_runs_the_probe_against_the_published_url(aws, public_url, certificate, monkeypatch, capsys):
-    deploy(aws, issuer=public_url)
+def test_the_probe_flag_runs_the_probe_against_the_published_url(aws, dev, public_url, certificate, monkeypatch,
+                                                                capsys):
+    derive(aws, dev, issuer=public_url)
     FakeHydra.issuer = public_url
     monkeypatch.setenv("SSL_CERT_FILE", certificate[2])  # the CLI uses the default trust store
     assert main(["--env", ENV, "--region", REGION]) == 0
@@ -306,14 +567,3 @@ def test_the_probe_flag_runs_the_probe_against_the_published_url(aws, public_url
     FakeHydra.admin_status = 200
     assert main(["--env", ENV, "--region", REGION, "--probe"]) == 1
     assert f"{public_url}admin/clients: answered HTTP 200" in capsys.readouterr().out
-
-
-def test_a_classic_load_balancer_forwarding_to_the_admin_port_fails(aws):
-    account = deploy(aws)
-    aws.client("elb").create_load_balancer(
-        LoadBalancerName="legacy", Subnets=[account.public], Scheme="internet-facing",
-        Listeners=[{"Protocol": "TCP", "LoadBalancerPort": 443, "InstanceProtocol": "TCP", "InstancePort": 4445}])
-    report = verify(aws, ENV)
-    assert "internet-facing-lb" in failed_rules(report)
-    assert "legacy (classic, internet-facing): its listener listener 443 of legacy on port 443 forwards to port " \
-           "4445" in report.render()
