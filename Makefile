@@ -20,9 +20,10 @@ HYDRA_PREVIOUS_VERSION := $(shell awk '$$1 == "github.com/ory/hydra/v2" {print $
 HYDRA_PREVIOUS := .cache/bin/hydra-$(HYDRA_PREVIOUS_VERSION)
 POSTGRES_STAMP := .cache/postgresql.fetched
 WHEELS_STAMP := .cache/wheels/.fetched
+LOADTEST_STAMP := .cache/loadtest.installed
 say = @printf '\n==> %s\n' "$(1)"
 
-.PHONY: help install test-tools hydra local e2e synth test test-fast test-cost bench exposure system-secret docs snapshot-update constraints clean
+.PHONY: help install test-tools hydra local e2e synth test test-fast test-cost bench bench-tokens loadtest exposure system-secret docs snapshot-update constraints clean
 
 help:
 	@echo "make synth [ENV=dev|prod]  synthesize one environment offline, then cfn-lint it"
@@ -33,6 +34,8 @@ help:
 	@echo "make local                 the dev stack's Hydra on this machine, in its deployed shape"
 	@echo "make hydra                 build the deployed Ory Hydra from its pinned source (needs Go)"
 	@echo "make bench [ENV=dev]       synthesis time and memory next to an empty CDK app"
+	@echo "make bench-tokens          the token validator: JWT path next to raw PyJWT, introspection round trips"
+	@echo "make loadtest              what one Hydra task serves (locust, real Hydra and PostgreSQL), and the cost"
 	@echo "make exposure              who can reach which port, per environment (Markdown)"
 	@echo "make system-secret STEP=.. ENV=..  rotate SECRETS_SYSTEM (status, append, promote, rekey, drop)"
 	@echo "make snapshot-update       rewrite the template snapshots (review the diff!)"
@@ -118,6 +121,18 @@ local: install $(HYDRA) $(POSTGRES_STAMP)
 
 bench: install
 	$(PY) -m devtools.bench --env $(ENV)
+
+bench-tokens: install $(HYDRA) $(POSTGRES_STAMP)
+	$(PY) -m devtools.bench_tokens --hydra
+
+# Not part of `make test`: about 5 minutes on 2 cores (after the one-time Hydra build).
+$(LOADTEST_STAMP): requirements-loadtest.txt $(PY_STAMP)
+	$(call say,installing the load generator (locust))
+	$(PY) -m pip install --disable-pip-version-check --progress-bar off -r requirements-loadtest.txt -c constraints.txt
+	touch $@
+
+loadtest: install $(LOADTEST_STAMP) $(HYDRA) $(POSTGRES_STAMP)
+	$(PY) -m devtools.loadtest
 
 exposure: install
 	@$(PY) -m hydra_on_aws.boundary.exposure

@@ -103,7 +103,7 @@ CATALOGUE: tuple[Change, ...] = (
     _c("hydra_architecture", {"hydra_architecture": "x86_64"}),
     _c("hydra_min_tasks", {"hydra_min_tasks": 2}, {"hydra_min_tasks": 3}),
     _c("hydra_cpu_target_percent", {"hydra_cpu_target_percent": 50}),
-    _c("hydra_max_conns", {"hydra_max_conns": 4}, {"hydra_max_conns": 8}),
+    _c("hydra_max_conns", {"hydra_max_conns": 30}, {"hydra_max_conns": 50}),
     _c("hydra_public_port", {"hydra_public_port": 4450}),
     _c("hydra_admin_port", {"hydra_admin_port": 4446}),
     _c("hydra_log_level", {"hydra_log_level": "debug"}),
@@ -135,14 +135,17 @@ CATALOGUE: tuple[Change, ...] = (
     _c("api_stage_name", {"api_stage_name": "v1"}, routine=False,
        how="the stage (and the issuer without a custom domain) changes: deploy once with the old stage's "
            "export kept (stack.export_value() on the Ingress stack), then again without it"),
-    _c("api_throttle_rate_limit", {"api_throttle_rate_limit": 100}, {"api_throttle_rate_limit": 800}),
-    _c("api_throttle_burst_limit", {"api_throttle_burst_limit": 200}, {"api_throttle_burst_limit": 1500}),
+    _c("api_throttle_rate_limit", {"api_throttle_rate_limit": 40}, {"api_throttle_rate_limit": 250}),
+    _c("api_throttle_burst_limit", {"api_throttle_burst_limit": 20}, {"api_throttle_burst_limit": 60}),
     _c("api_cloudwatch_role", {"api_cloudwatch_role": False}),
     _c("waf_enabled", {"waf_enabled": True}, None, note="production requires WAF"),
     _c("waf_token_rate_limit", {"waf_token_rate_limit": 500}),
     _c("alarm_email", {"alarm_email": "oncall@example.com"}),
     _c("bastion_instance_type", {"bastion_instance_type": "t4g.micro"}),
     _c("admin_allowed_cidrs", {"admin_allowed_cidrs": ["10.50.0.0/24"]}),
+    _c("introspection_door", {"introspection_door": True},
+       note="turning it off again deletes the door: first remove every grant_introspection() (their rules "
+            "import the door's security group)"),
 )
 
 

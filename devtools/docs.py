@@ -46,13 +46,20 @@ def exposure_dev() -> str:
     return render("dev", environment_network("dev", templates))
 
 
+def idle_cost() -> str:
+    from app import build_app
+    from devtools.costs import idle_table
+    return idle_table({env: {s.stack_name: s.template for s in build_app({"env": env}).synth().stacks}
+                       for env in ("dev", "prod")})
+
+
 def routine_changes() -> str:
     from devtools.catalogue import Rehearsal, table
     return table(Rehearsal().run())
 
 
 SECTIONS: dict[str, Callable[[], str]] = {"config-reference": config_reference, "exposure:dev": exposure_dev,
-                                          "routine-changes": routine_changes}
+                                          "idle-cost": idle_cost, "routine-changes": routine_changes}
 
 
 def _pattern(name: str) -> re.Pattern[str]:

@@ -136,6 +136,7 @@ class HydraService(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: HydraConfig, vpc: ec2.IVpc,
                  subnets: ec2.SubnetSelection, hydra_tasks_sg: ec2.ISecurityGroup,
                  public_target_group: elbv2.INetworkTargetGroup, admin_target_group: elbv2.INetworkTargetGroup,
+                 introspection_target_group: elbv2.IApplicationTargetGroup | None = None,
                  dsn_secret: secretsmanager.ISecret, system_secret: secretsmanager.ISecret,
                  migration_dsn_secret: secretsmanager.ISecret, public_url: str) -> None:
         super().__init__(scope, construct_id)
@@ -216,6 +217,9 @@ class HydraService(Construct):
                                    (admin_target_group, config.hydra_admin_port)):
             target_group.add_target(self.service.load_balancer_target(
                 container_name=CONTAINER_NAME, container_port=port))
+        if introspection_target_group is not None:
+            introspection_target_group.add_target(self.service.load_balancer_target(
+                container_name=CONTAINER_NAME, container_port=config.hydra_admin_port))
 
         scaling = self.service.auto_scale_task_count(
             min_capacity=config.hydra_min_tasks, max_capacity=config.hydra_max_tasks)

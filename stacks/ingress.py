@@ -7,6 +7,7 @@ from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from hydra_constructs.bastion import Bastion
+from hydra_constructs.introspection_door import IntrospectionDoor
 from hydra_constructs.load_balancers import HydraLoadBalancers
 from hydra_constructs.network import Network
 from hydra_constructs.public_api import PublicApi
@@ -37,6 +38,15 @@ class IngressStack(cdk.Stack):
         self.public_api = PublicApi(self, "PublicApi", config=config, public_nlb=self.load_balancers.public_nlb,
                                     public_port=config.hydra_public_port)
 
+        self.introspection_door = None
+        if config.introspection_door:
+            self.introspection_door = IntrospectionDoor(
+                self, "IntrospectionDoor", config=config, vpc=network.vpc, subnets=private,
+                hydra_tasks_sg=self.load_balancers.hydra_tasks_sg)
+            cdk.CfnOutput(self, "IntrospectionUrl", value=self.introspection_door.url,
+                          description="Hydra's introspection endpoint (only it), for security groups granted "
+                                      "introspection: HYDRA_INTROSPECTION_URL of a resource server")
+
         self.bastion = Bastion(self, "Bastion", config=config, vpc=network.vpc, subnets=private)
         self.grant_admin_access(self.bastion.security_group, "SSM bastion (port forwarding)")
 
@@ -56,3 +66,11 @@ class IngressStack(cdk.Stack):
     def grant_admin_access(self, peer: ec2.IConnectable, description: str) -> None:
         """Let ``peer`` (for example the login/consent app's security group) call the admin API."""
         self.load_balancers.grant_admin_access(peer, description)
+
+    def grant_introspection(self, peer: ec2.IConnectable, description: str) -> None:
+        """Let ``peer`` (a resource server's security group) call ``POST /admin/oauth2/introspect`` through
+        the introspection door, and nothing else of the admin API."""
+        if self.introspection_door is None:
+            raise ValueError(f"grant_introspection({description!r}): the introspection door is off in this "
+                             "environment; set introspection_door to true in its settings")
+        self.introspection_door.grant_introspection(peer, description)

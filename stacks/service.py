@@ -30,6 +30,7 @@ class ServiceStack(cdk.Stack):
             subnets=stateful.network.subnets(Network.PRIVATE),
             hydra_tasks_sg=lbs.hydra_tasks_sg,
             public_target_group=lbs.public_target_group, admin_target_group=lbs.admin_target_group,
+            introspection_target_group=ingress.introspection_door.target_group if ingress.introspection_door else None,
             dsn_secret=stateful.secrets.dsn_secret, system_secret=stateful.secrets.system_secret,
             migration_dsn_secret=stateful.secrets.migration_dsn_secret, public_url=ingress.public_api.public_url)
         stateful.database.allow_from(self.hydra.commands_sg, "Hydra commands (migrations, janitor)")

@@ -135,18 +135,23 @@ def dev_certificate() -> Synthesized:
 @pytest.fixture(scope="session")
 def dev_with_neighbours() -> Synthesized:
     """The dev app with what a platform team legitimately adds beside it: the login app in its own stack
-    granted the admin API, an operations tool's group, trusted private ranges, a rule from the VPC's own
-    range, an unrelated internet-facing ALB. It must synthesize (cdk-nag off: the toy ALB is not ours)."""
+    granted the admin API, a resource server in its own stack granted the introspection door, an
+    operations tool's group, trusted private ranges, a rule from the VPC's own range, an unrelated
+    internet-facing ALB. It must synthesize (cdk-nag off: the toy ALB is not ours)."""
     from aws_cdk import aws_ec2 as ec2, aws_elasticloadbalancingv2 as elbv2
     from aws_cdk import aws_elasticloadbalancingv2_targets as elbv2_targets, aws_lambda as lambda_
     import aws_cdk as cdk
-    context = {**context_for("dev", admin_allowed_cidrs=["10.50.0.0/24", "10.40.64.0/20"]), "hydra:nag": False}
+    context = {**context_for("dev", admin_allowed_cidrs=["10.50.0.0/24", "10.40.64.0/20"], introspection_door=True),
+               "hydra:nag": False}
     app = build_app(context)
     stateful, ingress = app.node.find_child("Hydra-dev-Stateful"), app.node.find_child("Hydra-dev-Ingress")
     vpc, lbs = stateful.network.vpc, ingress.load_balancers
     login = cdk.Stack(app, "LoginApp")
     ingress.grant_admin_access(ec2.SecurityGroup(login, "LoginAppSg", vpc=vpc, allow_all_outbound=False),
                                "login/consent app")
+    resource_server = cdk.Stack(app, "ResourceServer")
+    ingress.grant_introspection(ec2.SecurityGroup(resource_server, "ApiSg", vpc=vpc, allow_all_outbound=False),
+                                "orders API (introspection mode)")
     ingress.grant_admin_access(ec2.SecurityGroup(ingress, "OpsTooling", vpc=vpc), "operations tooling")
     ec2.CfnSecurityGroupIngress(ingress, "FromTheVpc", group_id=lbs.admin_nlb_sg.security_group_id,
                                 ip_protocol="tcp", from_port=4445, to_port=4445, cidr_ip=vpc.vpc_cidr_block)

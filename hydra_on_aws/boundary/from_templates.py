@@ -21,9 +21,9 @@ from hydra_on_aws.config.settings import HydraConfig
 from hydra_on_aws.boundary.templates import AppTemplates, Resource, ResourceRef, Unresolved, is_intrinsic
 from hydra_on_aws.boundary.trust_boundary import (
     Cidr, ContainerSpec, EdgeDoor, EndpointService, Foreign, Group, IngressRule, Integration,
-    LatticeDoor, Listener, LoadBalancer, Network, Opaque, PortMapping, PortRanges, Registry, SecurityGroupInfo,
-    TargetGroup, TaskServing, VpcLink, VpcOrigin, Workload, find_run_tasks, parse_json_document, parse_uri,
-    task_serving,
+    LatticeDoor, Listener, LoadBalancer, Network, Opaque, PortMapping, PortRanges, Registry, Route,
+    SecurityGroupInfo, TargetGroup, TaskServing, VpcLink, VpcOrigin, Workload, find_run_tasks, parse_json_document,
+    parse_uri, route_from, task_serving,
 )
 
 LB_V2 = "AWS::ElasticLoadBalancingV2::LoadBalancer"
@@ -343,6 +343,7 @@ class _Builder:
             entry = Listener(_id(listener.ref), listener.path, self.port(listener.stack, p.get("Port")),
                              self._action_target_groups(listener, p.get("DefaultActions")),
                              protocol=self.text(listener.stack, p.get("Protocol")) if "Protocol" in p else None)
+            entry.routes.append(Route(f"{listener.path} (default action)", list(entry.target_groups)))
             listeners[entry.id] = entry
             if not isinstance(lb_id, str):
                 lb_id = self._foreign_lb(net, listener, lb_id)
@@ -352,6 +353,9 @@ class _Builder:
             groups = self._action_target_groups(rule, rule.properties.get("Actions"))
             if isinstance(listener_id, str) and listener_id in listeners:
                 listeners[listener_id].target_groups += groups
+                listeners[listener_id].routes.append(route_from(
+                    rule.path, groups, rule.properties.get("Conditions"), rule.properties.get("Transforms"),
+                    lambda value, stack=rule.stack: self.text(stack, value)))
             else:  # a rule on someone else's listener: any port, any exposure
                 lb_id = self._foreign_lb(net, rule, listener_id if not isinstance(listener_id, str) else
                                          Opaque("a listener this app does not define"))

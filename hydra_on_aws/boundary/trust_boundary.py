@@ -171,6 +171,72 @@ class TargetGroup:
         return bool(self.unknown_ports) or want(self.port) or any(want(p) for p in self.target_ports)
 
 
+INTROSPECTION_PATH = "/admin/oauth2/introspect"   # the one admin path a request-routing load balancer may forward
+INTROSPECTION_METHOD = "POST"
+
+
+@dataclass
+class Route:
+    """One way an application listener forwards: its default action, or a listener rule.
+
+    ``path_conditions`` and ``method_conditions`` hold the values of each such condition of the
+    rule (conditions are ANDed, the values of one condition ORed); a default action has none.
+    ``unresolved`` says why a condition cannot be read (then: any request)."""
+    path: str
+    target_groups: list[Ref]
+    path_conditions: list[tuple[str, ...]] = field(default_factory=list)
+    method_conditions: list[tuple[str, ...]] = field(default_factory=list)
+    rewrites: bool = False
+    unresolved: str = ""
+
+    def problem(self) -> str:
+        """Why this route lets more than ``POST /admin/oauth2/introspect`` through ('' when it does not)."""
+        if self.unresolved:
+            return f"a rule whose {self.unresolved}"
+        if self.rewrites:
+            return "a rule that rewrites the request (the path Hydra sees is not the one matched)"
+        if (INTROSPECTION_PATH,) not in self.path_conditions:
+            seen = sorted({v for values in self.path_conditions for v in values})
+            return f"paths {', '.join(seen)}" if seen else "every path"
+        if (INTROSPECTION_METHOD,) not in self.method_conditions:
+            seen = sorted({v for values in self.method_conditions for v in values})
+            return f"{INTROSPECTION_PATH} with methods {', '.join(seen)}" if seen else \
+                f"{INTROSPECTION_PATH} with every method"
+        return ""
+
+
+def route_from(path: str, target_groups: list[Ref], conditions: Any, transforms: Any,
+               text: Callable[[Any], str | None]) -> Route:
+    """A :class:`Route` from an ELBv2 rule's ``Conditions`` and ``Transforms``, as CloudFormation and
+    ``describe_rules`` both write them; ``text`` resolves one value (None: unresolvable)."""
+    route = Route(path, target_groups, rewrites=bool(transforms))
+    if conditions is None:
+        return route
+    if not isinstance(conditions, list):
+        route.unresolved = "conditions cannot be resolved"
+        return route
+    for condition in conditions:
+        field_name = text(condition.get("Field")) if isinstance(condition, dict) else None
+        if field_name is None:
+            route.unresolved = "conditions cannot be resolved"
+            return route
+        config = {"path-pattern": "PathPatternConfig", "http-request-method": "HttpRequestMethodConfig"}.get(field_name)
+        if config is None:
+            continue  # host, header, query string, source IP: they only narrow what else matches
+        block = condition.get(config)
+        values = block.get("Values") if isinstance(block, dict) else None
+        if values is None:
+            values = condition.get("Values")
+        if isinstance(block, dict) and block.get("RegexValues"):
+            values = ["(a regular expression)"]
+        if not isinstance(values, list) or any(text(v) is None for v in values):
+            route.unresolved = f"{field_name} values cannot be resolved"
+            return route
+        (route.path_conditions if field_name == "path-pattern" else route.method_conditions).append(
+            tuple(text(v) for v in values))
+    return route
+
+
 @dataclass
 class Listener:
     id: str
@@ -178,6 +244,7 @@ class Listener:
     port: int | None
     target_groups: list[Ref] = field(default_factory=list)
     protocol: str | None = None   # 'TCP', 'UDP', 'TCP_UDP', 'HTTP'...; None: unknown (any)
+    routes: list[Route] = field(default_factory=list)  # an application listener's default action and rules
 
     def admits(self, rule: IngressRule) -> bool:
         """Whether traffic ``rule`` lets in can arrive on this listener."""
@@ -592,6 +659,8 @@ RULES = {
     "global-accelerator": "A Global Accelerator endpoint group reaches the admin port",
     "hydra-public": "Something serving the admin port has a public IP or sits in public subnets",
     "opaque-group": "Something that serves or forwards the admin port carries a security group this app cannot see",
+    "introspection-door": ("A load balancer that routes requests forwards more of the admin API than "
+                           f"{INTROSPECTION_METHOD} {INTROSPECTION_PATH} (the introspection door)"),
 }
 
 FIXES = {
@@ -608,6 +677,10 @@ FIXES = {
     "hydra-public": "run Hydra (services and one-off tasks) in the private subnets with assign_public_ip=False",
     "opaque-group": ("attach only security groups this app defines, and grant access to the admin port with "
                      "IngressStack.grant_admin_access()"),
+    "introspection-door": (f"forward to the admin port only in a listener rule with the conditions path-pattern "
+                           f"[{INTROSPECTION_PATH}] and http-request-method [{INTROSPECTION_METHOD}] and no "
+                           "transform, with a fixed response as the default action (the IntrospectionDoor "
+                           "construct); for the whole admin API use the admin NLB and grant_admin_access()"),
 }
 
 
@@ -968,11 +1041,26 @@ class Analysis:
                     found.append(Violation("opaque-group", w.path,
                                            f"the {w.kind} serving {self._served_admin_port(w)} carries {g.why}"))
         for lb_id in sorted(self.admin_lbs):
+            lb = net.load_balancers[lb_id]
+            for listener in lb.listeners if lb.kind not in ("network", "gateway", "classic") else []:
+                for route in listener.routes:
+                    why = route.problem()
+                    if why and self._route_reaches_admin(route):
+                        found.append(Violation("introspection-door", route.path,
+                                               f"forwards {why} to Hydra's admin API on "
+                                               f"{self._admin_port_reached(self._route_wants(route))}"))
+        for lb_id in sorted(self.admin_lbs):
             for g in net.load_balancers[lb_id].groups:
                 if isinstance(g, Opaque):
                     found.append(Violation("opaque-group", net.load_balancers[lb_id].path,
                                            f"the load balancer reaching {self._lb_admin_port(lb_id)} carries {g.why}"))
         return sorted(set(found), key=lambda v: (v.rule, v.path, v.detail))
+
+    def _route_reaches_admin(self, route: Route) -> bool:
+        return self.listener_reaches(Listener(route.path, route.path, -1, route.target_groups), self.admin)
+
+    def _route_wants(self, route: Route) -> Callable[[Want], bool]:
+        return lambda want: self.listener_reaches(Listener(route.path, route.path, -1, route.target_groups), want)
 
     def _rule_port_note(self, rule: IngressRule) -> str:
         """Why the rule's ports are the admin port, when that is not the configured one."""

@@ -34,8 +34,9 @@ from hydra_on_aws.ops.aws_cli import run, stack_outputs
 from hydra_on_aws.config.settings import ConfigError, cdk_json_context, load_config
 from hydra_on_aws.boundary.trust_boundary import (
     RULES, Analysis, Cidr, ContainerSpec, EdgeDoor, EndpointService, Foreign, Group, IngressRule, Integration,
-    Listener, LoadBalancer, Network, Opaque, PortMapping, Registry, SecurityGroupInfo, TargetGroup, TaskServing,
-    Violation, VpcLink, VpcOrigin, Workload, find_run_tasks, parse_json_document, parse_uri, task_serving,
+    Listener, LoadBalancer, Network, Opaque, PortMapping, Registry, Route, SecurityGroupInfo, TargetGroup,
+    TaskServing, Violation, VpcLink, VpcOrigin, Workload, find_run_tasks, parse_json_document, parse_uri,
+    route_from, task_serving,
 )
 
 LIVE_RULES = {
@@ -234,12 +235,19 @@ class AccountReader:
                             f"the load balancer {t.get('Id')}") for t in targets] if kind == "alb" else [],
                         lambda_targets=kind == "lambda")
             for listener in _pages(elbv2, "describe_listeners", "Listeners", LoadBalancerArn=arn):
+                label = f"listener {listener.get('Port')} of {name}"
                 groups = self._action_groups(listener.get("DefaultActions", []), net)
+                routes = [Route(f"{label} (default action)", list(groups))]
                 for rule in elbv2.describe_rules(ListenerArn=listener["ListenerArn"]).get("Rules", []):
-                    groups += self._action_groups(rule.get("Actions", []), net)
+                    rule_groups = self._action_groups(rule.get("Actions", []), net)
+                    groups += rule_groups
+                    if not rule.get("IsDefault"):
+                        routes.append(route_from(f"rule {rule.get('Priority')} of {label}", rule_groups,
+                                                 rule.get("Conditions", []), rule.get("Transforms"),
+                                                 lambda value: value if isinstance(value, str) else None))
                 net.load_balancers[arn].listeners.append(Listener(
-                    listener["ListenerArn"], f"listener {listener.get('Port')} of {name}", listener.get("Port"),
-                    groups, protocol=listener.get("Protocol")))
+                    listener["ListenerArn"], label, listener.get("Port"), groups, protocol=listener.get("Protocol"),
+                    routes=routes))
         for lb in _pages(self.client("elb"), "describe_load_balancers", "LoadBalancerDescriptions"):
             if lb.get("VPCId") != vpc_id:
                 continue

@@ -328,7 +328,7 @@ class HydraConfig(BaseModel):
     hydra_min_tasks: Annotated[int, Field(ge=1, le=100)] = setting(1, "Minimum (and initial) running tasks.")
     hydra_max_tasks: Annotated[int, Field(ge=1, le=100)] = setting(2, "Maximum tasks under CPU-target autoscaling.")
     hydra_cpu_target_percent: Annotated[int, Field(ge=10, le=90)] = setting(60, "Average CPU the autoscaler aims for.")
-    hydra_max_conns: Annotated[int, Field(ge=1, le=100)] = setting(5, "`max_conns` in the DSN: the connection pool of one task.")
+    hydra_max_conns: Annotated[int, Field(ge=1, le=100)] = setting(25, "`max_conns` in the DSN: the connection pool of one task. Hydra v26.2.0 stalls when more client_credentials requests are in flight on a task than this (ory/hydra#3863, README: Capacity), so it bounds the burst.")
     hydra_public_port: Port = setting(4444, "Hydra's public port.")
     hydra_admin_port: Port = setting(4445, "Hydra's admin port: never reachable from outside the VPC.")
     hydra_log_level: Literal["trace", "debug", "info", "warn", "error"] = setting("info", "`LOG_LEVEL` (the levels Hydra accepts).")
@@ -358,8 +358,8 @@ class HydraConfig(BaseModel):
     hosted_zone_name: ZoneName | None = setting(None, "Name of `hosted_zone_id`.")
     certificate_arn: CertificateArn | None = setting(None, "Existing ACM certificate for `domain_name`, in the stacks' region; null creates one validated in `hosted_zone_id`.")
     api_stage_name: StageName = setting("hydra", "API Gateway stage; part of the issuer when no domain is set.")
-    api_throttle_rate_limit: Annotated[int, Field(ge=1, le=100000)] = setting(50, "Stage-wide steady-state requests per second.")
-    api_throttle_burst_limit: Annotated[int, Field(ge=1, le=100000)] = setting(100, "Stage-wide burst.")
+    api_throttle_rate_limit: Annotated[int, Field(ge=1, le=100000)] = setting(25, "Stage-wide steady-state requests per second: about what the largest fleet serves at the CPU target (README: Capacity).")
+    api_throttle_burst_limit: Annotated[int, Field(ge=1, le=100000)] = setting(25, "Stage-wide burst; at most `hydra_min_tasks` x `hydra_max_conns`, so a burst spread over the smallest fleet stays within each task's pool.")
     api_cloudwatch_role: bool = setting(True, "Create API Gateway's account-wide CloudWatch role; false when another stack in the account and region owns it.")
     waf_enabled: bool = setting(False, "Attach a WAF web ACL to the stage.")
     waf_token_rate_limit: Annotated[int, Field(ge=10, le=2000000000)] = setting(1000, "Requests per 5 minutes per client IP to the token endpoint before WAF blocks.")
@@ -370,6 +370,7 @@ class HydraConfig(BaseModel):
     # -- access to the admin API
     bastion_instance_type: InstanceType = setting("t4g.nano", "SSM bastion instance type (Graviton).")
     admin_allowed_cidrs: TrustedRanges = setting((), "Extra private ranges allowed to reach the admin NLB on the admin port.")
+    introspection_door: bool = setting(False, "An internal ALB that serves only `POST /admin/oauth2/introspect` of the admin API, to security groups granted with `grant_introspection` (for resource servers that must see revocations at once; about $16 a month).")
 
     # ------------------------------------------------------------ derived ---
     @property
@@ -556,3 +557,8 @@ def _check_relations(c: HydraConfig, prefix: str) -> None:
         for key, ok, expected in floors:
             if not ok:
                 fail(key, expected)
+    if c.api_throttle_burst_limit > c.hydra_min_tasks * c.hydra_max_conns:
+        fail("api_throttle_burst_limit", f"at most hydra_min_tasks x hydra_max_conns ({c.hydra_min_tasks} x "
+             f"{c.hydra_max_conns} = {c.hydra_min_tasks * c.hydra_max_conns}): a burst spread over the smallest "
+             "fleet must not put more requests in flight on a task than its connection pool, where Hydra v26.2.0 "
+             "stalls (ory/hydra#3863); raise hydra_max_conns or hydra_min_tasks, or lower the burst")

@@ -11,15 +11,24 @@ accepts with ``subject``, ``remember`` and ``remember_for``. On
 ``consent_challenge`` it accepts when Hydra says ``skip`` or the client has
 ``skip_consent`` (otherwise it asks), granting the requested scopes and
 access-token audience and the ID-token claims of the ``profile`` and
-``email`` scopes. It handles logout and Hydra's error page. A bad or expired
-challenge gets an error page, never a traceback. It talks to Hydra only
-through ``HYDRA_ADMIN_API``.
+``email`` scopes, from what the account has (``email_verified`` only when the
+account says so). A bad or expired challenge gets an error page, never a
+traceback. It talks to Hydra only through ``HYDRA_ADMIN_API``.
+
+Forms carry a CSRF token bound to the browser: a random value in a
+``__Host-`` cookie, and in the form an HMAC of it with the challenge; a POST
+from another browser, or a form of another request, is refused. Logout asks
+the user, unless Hydra says the logout was initiated by a client with a valid
+``id_token_hint`` (``rp_initiated``) for the very session this browser logged
+in with (the app remembers Hydra's session id in a signed cookie at login): a
+bare link to Hydra's logout endpoint cannot log anyone out.
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import http.cookies
 import hashlib
 import hmac
 import html
@@ -37,6 +46,8 @@ from hydra_functions.clients import AdminApi, AdminError
 
 PBKDF2_ITERATIONS = 310_000
 REMEMBER_FOR = 3600
+CSRF_COOKIE = "__Host-login_csrf"
+SESSION_COOKIE = "__Host-login_session"
 
 
 def hash_password(password: str, *, iterations: int = PBKDF2_ITERATIONS, salt: bytes | None = None) -> str:
@@ -62,6 +73,7 @@ class User:
     subject: str
     password: str          # an encoded hash, never the password
     email: str = ""
+    email_verified: bool = False
     name: str = ""
 
 
@@ -121,14 +133,26 @@ class HydraAdmin:
         return self._call("PUT", f"{kind}/reject", f"{kind}_challenge", challenge,
                           {"error": error, "error_description": description})["redirect_to"]
 
+    def reject_logout(self, challenge: str) -> None:
+        """Hydra answers a rejected logout with no body: the user stays logged in."""
+        self._call("PUT", "logout/reject", "logout_challenge", challenge, {})
+
 
 def id_token_claims(user: User | None, scopes: list[str]) -> dict[str, Any]:
+    """The ID token's claims for ``scopes``, from what the account has: nothing is asserted that the
+    account does not say (an address is verified only when the account records that it is)."""
     claims: dict[str, Any] = {}
     if user and "email" in scopes and user.email:
-        claims.update(email=user.email, email_verified=True)
+        claims.update(email=user.email, email_verified=user.email_verified)
     if user and "profile" in scopes and user.name:
         claims["name"] = user.name
     return claims
+
+
+def _cookie(name: str, value: str, *, max_age: int | None = None) -> str:
+    """A __Host- cookie: Secure, Path=/, no Domain; HttpOnly and SameSite=Lax."""
+    attributes = f"{name}={value}; Path=/; Secure; HttpOnly; SameSite=Lax"
+    return attributes + (f"; Max-Age={max_age}" if max_age is not None else "")
 
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title></head>
@@ -140,44 +164,78 @@ class LoginApp:
         self.admin, self.users, self.remember_for = admin, users, remember_for
         self._csrf_key = secrets.token_bytes(32)
 
-    def csrf(self, challenge: str) -> str:
-        return hmac.new(self._csrf_key, challenge.encode(), hashlib.sha256).hexdigest()
+    # -- CSRF, bound to the browser: a random cookie, and in each form an HMAC of it with the challenge.
+    def _sign(self, *parts: str) -> str:
+        return hmac.new(self._csrf_key, "\0".join(parts).encode(), hashlib.sha256).hexdigest()
+
+    def _browser_secret(self, cookies: dict, headers: dict) -> str:
+        secret = cookies.get(CSRF_COOKIE)
+        if not secret:
+            secret = secrets.token_urlsafe(32)
+            headers.setdefault("Set-Cookie", []).append(_cookie(CSRF_COOKIE, secret))
+        return secret
+
+    def csrf_field(self, challenge: str, cookies: dict, headers: dict) -> str:
+        return self._sign("csrf", self._browser_secret(cookies, headers), challenge)
+
+    def csrf_ok(self, form: dict, cookies: dict, challenge_name: str) -> bool:
+        secret, challenge = cookies.get(CSRF_COOKIE), form.get(challenge_name, "")
+        return bool(secret and challenge) and hmac.compare_digest(
+            form.get("csrf", ""), self._sign("csrf", secret, challenge))
+
+    def _remember_session(self, headers: dict, session_id: str | None) -> None:
+        """Which Hydra login session this browser holds, signed: what an RP-initiated logout must match."""
+        if session_id:
+            value = f"{session_id}.{self._sign('session', session_id)}"
+            headers.setdefault("Set-Cookie", []).append(_cookie(SESSION_COOKIE, value, max_age=self.remember_for))
+
+    def _session_of(self, cookies: dict) -> str | None:
+        session_id, _, signature = cookies.get(SESSION_COOKIE, "").rpartition(".")
+        if session_id and hmac.compare_digest(signature, self._sign("session", session_id)):
+            return session_id
+        return None
 
     # Each handler returns (status, headers, body).
-    def login_form(self, challenge: str, error: str = "") -> tuple[int, dict, str]:
+    def login_form(self, challenge: str, cookies: dict, error: str = "") -> tuple[int, dict, str]:
+        headers: dict = {}
         body = (f'<p role="alert">{html.escape(error)}</p>' if error else "") + f"""
 <form method="post" action="/login">
 <input type="hidden" name="login_challenge" value="{html.escape(challenge)}">
-<input type="hidden" name="csrf" value="{self.csrf(challenge)}">
+<input type="hidden" name="csrf" value="{self.csrf_field(challenge, cookies, headers)}">
 <label>User <input name="username" autocomplete="username" required></label>
 <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
 <label><input type="checkbox" name="remember" value="1"> Remember me</label>
 <button name="action" value="login">Log in</button> <button name="action" value="deny">Deny</button>
 </form>"""
-        return 401 if error else 200, {}, PAGE.format(title="Log in", body=body)
+        return 401 if error else 200, headers, PAGE.format(title="Log in", body=body)
 
-    def get_login(self, query: dict) -> tuple[int, dict, str]:
+    def get_login(self, query: dict, cookies: dict) -> tuple[int, dict, str]:
         challenge = query.get("login_challenge", "")
         if not challenge:
             return self.error_page(400, "This page needs a login_challenge from Hydra.")
         request = self.admin.get("login", challenge)
         if request.get("skip"):
             # Hydra already knows this user: accept with the same subject, no form.
-            return self.redirect(self.admin.accept("login", challenge, {"subject": request["subject"]}))
-        return self.login_form(challenge)
+            status, headers, body = self.redirect(self.admin.accept("login", challenge,
+                                                                     {"subject": request["subject"]}))
+            self._remember_session(headers, request.get("session_id"))
+            return status, headers, body
+        return self.login_form(challenge, cookies)
 
-    def post_login(self, form: dict) -> tuple[int, dict, str]:
-        challenge = form.get("login_challenge", "")
-        if not challenge or not hmac.compare_digest(form.get("csrf", ""), self.csrf(challenge)):
+    def post_login(self, form: dict, cookies: dict) -> tuple[int, dict, str]:
+        if not self.csrf_ok(form, cookies, "login_challenge"):
             return self.error_page(400, "The form expired or did not come from this page. Start again.")
+        challenge = form["login_challenge"]
         if form.get("action") == "deny":
             return self.redirect(self.admin.reject("login", challenge, "access_denied", "The user denied the request"))
-        self.admin.get("login", challenge)  # still a live request?
+        request = self.admin.get("login", challenge)  # still a live request?
         user = self.users.authenticate(form.get("username", ""), form.get("password", ""))
         if user is None:
-            return self.login_form(challenge, "Unknown user or wrong password.")
-        return self.redirect(self.admin.accept("login", challenge, {
+            return self.login_form(challenge, cookies, "Unknown user or wrong password.")
+        status, headers, body = self.redirect(self.admin.accept("login", challenge, {
             "subject": user.subject, "remember": form.get("remember") == "1", "remember_for": self.remember_for}))
+        self._remember_session(headers, request.get("session_id"))
+        return status, headers, body
 
     def _grant(self, challenge: str, request: dict, remember: bool) -> str:
         scopes = request.get("requested_scope", [])
@@ -188,7 +246,7 @@ class LoginApp:
             "remember": remember, "remember_for": self.remember_for,
             "session": {"id_token": id_token_claims(user, scopes)}})
 
-    def get_consent(self, query: dict) -> tuple[int, dict, str]:
+    def get_consent(self, query: dict, cookies: dict) -> tuple[int, dict, str]:
         challenge = query.get("consent_challenge", "")
         if not challenge:
             return self.error_page(400, "This page needs a consent_challenge from Hydra.")
@@ -197,29 +255,50 @@ class LoginApp:
             return self.redirect(self._grant(challenge, request, remember=False))
         client = request.get("client") or {}
         scopes = "".join(f"<li>{html.escape(s)}</li>" for s in request.get("requested_scope", []))
+        headers: dict = {}
         body = f"""<p>{html.escape(client.get("client_name") or client.get("client_id", "An application"))}
 asks for:</p><ul>{scopes}</ul>
 <form method="post" action="/consent">
 <input type="hidden" name="consent_challenge" value="{html.escape(challenge)}">
-<input type="hidden" name="csrf" value="{self.csrf(challenge)}">
+<input type="hidden" name="csrf" value="{self.csrf_field(challenge, cookies, headers)}">
 <label><input type="checkbox" name="remember" value="1"> Remember this decision</label>
 <button name="action" value="allow">Allow</button> <button name="action" value="deny">Deny</button>
 </form>"""
-        return 200, {}, PAGE.format(title="Allow access?", body=body)
+        return 200, headers, PAGE.format(title="Allow access?", body=body)
 
-    def post_consent(self, form: dict) -> tuple[int, dict, str]:
-        challenge = form.get("consent_challenge", "")
-        if not challenge or not hmac.compare_digest(form.get("csrf", ""), self.csrf(challenge)):
+    def post_consent(self, form: dict, cookies: dict) -> tuple[int, dict, str]:
+        if not self.csrf_ok(form, cookies, "consent_challenge"):
             return self.error_page(400, "The form expired or did not come from this page. Start again.")
+        challenge = form["consent_challenge"]
         if form.get("action") != "allow":
             return self.redirect(self.admin.reject("consent", challenge, "access_denied", "The user denied access"))
         return self.redirect(self._grant(challenge, self.admin.get("consent", challenge), form.get("remember") == "1"))
 
-    def get_logout(self, query: dict) -> tuple[int, dict, str]:
+    def get_logout(self, query: dict, cookies: dict) -> tuple[int, dict, str]:
         challenge = query.get("logout_challenge", "")
         if not challenge:
             return self.error_page(400, "This page needs a logout_challenge from Hydra.")
-        self.admin.get("logout", challenge)
+        request = self.admin.get("logout", challenge)
+        mine = self._session_of(cookies)
+        if request.get("rp_initiated") and mine and hmac.compare_digest(mine, request.get("sid") or ""):
+            # A client asked, with a valid id_token_hint, for the session this browser holds.
+            return self.redirect(self.admin.accept("logout", challenge))
+        headers: dict = {}
+        body = f"""<p>Do you want to log out?</p>
+<form method="post" action="/logout">
+<input type="hidden" name="logout_challenge" value="{html.escape(challenge)}">
+<input type="hidden" name="csrf" value="{self.csrf_field(challenge, cookies, headers)}">
+<button name="action" value="logout">Log out</button> <button name="action" value="stay">Stay logged in</button>
+</form>"""
+        return 200, headers, PAGE.format(title="Log out?", body=body)
+
+    def post_logout(self, form: dict, cookies: dict) -> tuple[int, dict, str]:
+        if not self.csrf_ok(form, cookies, "logout_challenge"):
+            return self.error_page(400, "The form expired or did not come from this page. Start again.")
+        challenge = form["logout_challenge"]
+        if form.get("action") != "logout":
+            self.admin.reject_logout(challenge)
+            return self.error_page(200, "You are still logged in. You may close this page.")
         return self.redirect(self.admin.accept("logout", challenge))
 
     def get_error(self, query: dict) -> tuple[int, dict, str]:
@@ -233,11 +312,16 @@ asks for:</p><ul>{scopes}</ul>
     def error_page(status: int, message: str) -> tuple[int, dict, str]:
         return status, {}, PAGE.format(title="Something went wrong", body=f"<p>{html.escape(message)}</p>")
 
-    def handle(self, method: str, path: str, query: dict, form: dict) -> tuple[int, dict, str]:
-        routes = {("GET", "/login"): lambda: self.get_login(query), ("POST", "/login"): lambda: self.post_login(form),
-                  ("GET", "/consent"): lambda: self.get_consent(query),
-                  ("POST", "/consent"): lambda: self.post_consent(form),
-                  ("GET", "/logout"): lambda: self.get_logout(query), ("GET", "/error"): lambda: self.get_error(query)}
+    def handle(self, method: str, path: str, query: dict, form: dict,
+               cookies: dict | None = None) -> tuple[int, dict, str]:
+        cookies = cookies or {}
+        routes = {("GET", "/login"): lambda: self.get_login(query, cookies),
+                  ("POST", "/login"): lambda: self.post_login(form, cookies),
+                  ("GET", "/consent"): lambda: self.get_consent(query, cookies),
+                  ("POST", "/consent"): lambda: self.post_consent(form, cookies),
+                  ("GET", "/logout"): lambda: self.get_logout(query, cookies),
+                  ("POST", "/logout"): lambda: self.post_logout(form, cookies),
+                  ("GET", "/error"): lambda: self.get_error(query)}
         route = routes.get((method, path))
         if route is None:
             return self.error_page(404, "Not found.")
@@ -261,14 +345,21 @@ def make_server(app: LoginApp, host: str, port: int) -> ThreadingHTTPServer:
             if method == "POST":
                 length = min(int(self.headers.get("Content-Length") or 0), 64 * 1024)
                 form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode(errors="replace")))
-            status, headers, body = app.handle(method, parts.path, query, form)
+            jar = http.cookies.SimpleCookie()
+            try:
+                jar.load(self.headers.get("Cookie") or "")
+            except http.cookies.CookieError:
+                pass
+            cookies = {name: morsel.value for name, morsel in jar.items()}
+            status, headers, body = app.handle(method, parts.path, query, form, cookies)
             payload = body.encode()
             self.send_response(status)
             headers = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
                        "X-Frame-Options": "DENY", "Content-Security-Policy": "default-src 'none'; form-action 'self'",
                        **headers}
             for name, value in headers.items():
-                self.send_header(name, value)
+                for one in (value if isinstance(value, list) else [value]):
+                    self.send_header(name, one)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
@@ -280,7 +371,8 @@ def make_server(app: LoginApp, host: str, port: int) -> ThreadingHTTPServer:
             self._respond("POST")
 
         def log_message(self, fmt, *args):  # no query strings (challenges) in logs
-            sys.stderr.write(f"login-app {self.command} {urllib.parse.urlsplit(self.path).path} {args[1] if len(args) > 1 else ''}\n")
+            status = args[1] if len(args) > 1 else ""
+            sys.stderr.write(f"login-app {self.command} {urllib.parse.urlsplit(self.path).path} {status}\n")
 
     return ThreadingHTTPServer((host, port), Handler)
 

@@ -111,7 +111,8 @@ def free_port() -> int:
 class LocalPostgres:
     """``with LocalPostgres() as pg:`` gives a running server; ``pg.superuser_password`` logs in as postgres."""
 
-    def __init__(self, base_dir: Path | None = None, port: int | None = None) -> None:
+    def __init__(self, base_dir: Path | None = None, port: int | None = None, *, durable: bool = False) -> None:
+        self.durable = durable  # fsync and synchronous commits, as a real server (the load test)
         self.base_dir = Path(base_dir or tempfile.mkdtemp(prefix="hydra-pg-"))
         self.port = port or free_port()
         self.host = "127.0.0.1"
@@ -160,11 +161,11 @@ class LocalPostgres:
             "hostssl all all 127.0.0.1/32 scram-sha-256\n"
             "hostnossl all all 0.0.0.0/0 reject\n")
         # A throwaway server: no fsync (a stop must not wait on a busy disk), the rest like Aurora.
+        durability = "" if self.durable else "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         options = (f"-c listen_addresses={self.host} -c port={self.port} "
                    f"-c unix_socket_directories={self.base_dir} -c ssl=on "
                    f"-c ssl_cert_file={cert} -c ssl_key_file={key} -c max_connections=100 "
-                   f"-c password_encryption=scram-sha-256 -c fsync=off -c synchronous_commit=off "
-                   f"-c full_page_writes=off")
+                   f"-c password_encryption=scram-sha-256 {durability}")
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60",
                   "-o", options, "start")
         return self

@@ -143,6 +143,9 @@ class LocalStack:
     synthesized: dict[str, str] | None = None
     processes: list[subprocess.Popen] = field(default_factory=list)
     hydra_binary: Path = HYDRA_BINARY
+    max_conns: int = 5                # max_conns in Hydra's DSN (hydra_max_conns of the environment)
+    hydra_env: dict[str, str] = field(default_factory=dict)  # added to Hydra's environment (GOMAXPROCS)
+    durable_database: bool = False    # PostgreSQL with fsync and synchronous commits (the load test)
 
     def __post_init__(self) -> None:
         self.public_host, self.login_host = loopback_hosts()
@@ -179,7 +182,7 @@ class LocalStack:
         def dsn(user: str, password: str, max_conns: int) -> str:
             return dsn_from_secret({"username": user, "password": password, "host": pg.host, "port": pg.port,
                                     "dbname": "hydra"}, max_conns=max_conns)
-        return dsn("hydra_owner", owner_password, 4), dsn("hydra", runtime_password, 5)
+        return dsn("hydra_owner", owner_password, 4), dsn("hydra", runtime_password, self.max_conns)
 
     def hydra(self, *args: str, dsn: str, env: dict[str, str] | None = None,
               binary: Path | None = None) -> subprocess.CompletedProcess:
@@ -199,7 +202,7 @@ class LocalStack:
     def _start_hydra(self) -> None:
         with open(self.hydra_log, "a") as log:
             process = subprocess.Popen([str(self.hydra_binary), "serve", "all"],
-                                       env={"PATH": os.environ.get("PATH", ""), **self.env},
+                                       env={"PATH": os.environ.get("PATH", ""), **self.env, **self.hydra_env},
                                        stdout=log, stderr=subprocess.STDOUT)
         self.processes.append(process)
         self.hydra_process = process
@@ -245,7 +248,7 @@ class LocalStack:
             raise
 
     def _start(self) -> "LocalStack":
-        self.postgres = LocalPostgres()
+        self.postgres = LocalPostgres(durable=self.durable_database)
         self.postgres.start()
         self.owner_dsn, self.dsn = self._database()
         # As the migration task runs it in AWS: the owner's DSN, the same command.

@@ -6,7 +6,10 @@
 GET /me with ``Authorization: Bearer <access token>`` returns the token's
 subject, client and scopes; anything else gets 401 with an RFC 6750
 ``WWW-Authenticate`` challenge. Validation is :class:`hydra_on_aws.tokens.validator.TokenValidator`:
-local, against Hydra's cached JWKS, no call to Hydra per request.
+local, against Hydra's cached JWKS, no call to Hydra per request. With
+``HYDRA_INTROSPECTION_URL`` set (the stack's ``IntrospectionUrl`` output, reachable
+from security groups granted the introspection door), every token is also checked
+at Hydra's introspection endpoint, so a revocation is seen within 5 seconds.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from hydra_on_aws.tokens.validator import InvalidToken, TokenValidator
+from hydra_on_aws.tokens.validator import Introspection, InvalidToken, TokenValidator
 
 
 def make_server(validator: TokenValidator, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
@@ -66,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     if not issuer or not audience:
         print("set HYDRA_PUBLIC_API (the issuer) and RESOURCE_AUDIENCE (this server's identifier)", file=sys.stderr)
         return 2
-    server = make_server(TokenValidator(issuer=issuer, audience=audience), port=args.port)
+    introspection_url = os.environ.get("HYDRA_INTROSPECTION_URL")
+    introspection = Introspection(introspection_url) if introspection_url else None
+    server = make_server(TokenValidator(issuer=issuer, audience=audience, introspection=introspection),
+                         port=args.port)
     print(f"resource server on http://127.0.0.1:{server.server_address[1]}/me for audience {audience}")
     try:
         server.serve_forever()

@@ -59,8 +59,8 @@ def injected(*injections: Callable[[Real], None]):
 @pytest.fixture(scope="module")
 def violations() -> str:
     """The guard's message for the real app with every registered injection (cdk-nag off: the guard is
-    what is tested, and toy resources would only add nag findings)."""
-    real = Real()
+    what is tested, and toy resources would only add nag findings), introspection door included."""
+    real = Real(introspection_door=True)
     for inject in INJECTIONS:
         inject(real)
     return real.synth_error()
@@ -82,6 +82,21 @@ def test_admin_port_has_no_internet_path_and_the_public_port_only_api_gateway(sy
     assert analysis.internet_paths_to(4445) == []
     paths = analysis.internet_paths_to(4444)
     assert paths and all("PublicApi/VpcLink" in p for p in paths)
+
+
+# ---------------------------------------------------- the introspection door ---
+
+def _door_rule_for_another_admin_path(real: Real) -> None:
+    door = real.ingress.introspection_door
+    door.listener.add_action("Clients", priority=20, action=elbv2.ListenerAction.forward([door.target_group]),
+                             conditions=[elbv2.ListenerCondition.path_patterns(["/admin/clients"]),
+                                         elbv2.ListenerCondition.http_request_methods(["POST"])])
+
+
+@injected(_door_rule_for_another_admin_path)
+def test_another_admin_path_through_the_introspection_door_fails_synthesis(violations):
+    assert ("[introspection-door] Hydra-dev-Ingress/IntrospectionDoor/Alb/Http/ClientsRule/Resource: forwards "
+            "paths /admin/clients to Hydra's admin API on port 4445") in violations
 
 
 # ------------------------------------------------------ security groups ---

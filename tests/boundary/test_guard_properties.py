@@ -44,6 +44,9 @@ def configurations(draw):
     overrides["db_readers"] = draw(st.integers(0, 2))
     low = draw(st.integers(2 if env == "prod" else 1, 4))
     overrides.update(hydra_min_tasks=low, hydra_max_tasks=draw(st.integers(low, 8)))
+    if overrides["hydra_max_tasks"] > 2:  # dev's 2 ACU cannot hold more tasks' pools (the connection budget)
+        overrides["db_max_capacity"] = 8
+    overrides["introspection_door"] = draw(st.booleans())
     return env, overrides
 
 

@@ -567,3 +567,39 @@ def test_the_probe_flag_runs_the_probe_against_the_published_url(aws, dev, publi
     FakeHydra.admin_status = 200
     assert main(["--env", ENV, "--region", REGION, "--probe"]) == 1
     assert f"{public_url}admin/clients: answered HTTP 200" in capsys.readouterr().out
+
+
+# ------------------------------------------------------ the introspection door ---
+
+def introspection_door(account: Derived) -> tuple[Any, str]:
+    """What the IntrospectionDoor construct builds, made by hand: an internal ALB whose one rule forwards
+    POST /admin/oauth2/introspect to Hydra's admin port. Returns (the elbv2 client, the listener ARN)."""
+    session = account.session
+    elbv2, door_group = session.client("elbv2"), new_group(account, "door")
+    session.client("ec2").authorize_security_group_ingress(
+        GroupId=account.id("HydraTasksSecurityGroup/Resource"), IpPermissions=[{
+            "IpProtocol": "tcp", "FromPort": 4445, "ToPort": 4445, "UserIdGroupPairs": [{"GroupId": door_group}]}])
+    alb = elbv2.create_load_balancer(Name="door", Subnets=private_subnets(account), SecurityGroups=[door_group],
+                                     Scheme="internal")["LoadBalancers"][0]
+    tg = elbv2.create_target_group(Name="door-admin", Protocol="HTTP", Port=4445, TargetType="ip",
+                                   VpcId=account.id("Network/Vpc/Resource"))["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": "10.40.100.10", "Port": 4445}])
+    listener = elbv2.create_listener(LoadBalancerArn=alb["LoadBalancerArn"], Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}])["Listeners"][0]["ListenerArn"]
+    elbv2.create_rule(ListenerArn=listener, Priority=10, Actions=[{"Type": "forward", "TargetGroupArn": tg}],
+                      Conditions=[
+                          {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/admin/oauth2/introspect"]}},
+                          {"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": ["POST"]}}])
+    return elbv2, listener
+
+
+def test_the_introspection_door_passes_and_another_admin_path_through_it_fails(account):
+    elbv2, listener = introspection_door(account)
+    assert failed_rules(verify(account.session, ENV)) == set()
+    tg = elbv2.describe_target_groups(Names=["door-admin"])["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.create_rule(ListenerArn=listener, Priority=20, Actions=[{"Type": "forward", "TargetGroupArn": tg}],
+                      Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/admin/*"]}}])
+    report = verify(account.session, ENV)
+    assert failed_rules(report) == {"introspection-door"}
+    assert "rule 20 of listener 80 of door: forwards paths /admin/* to Hydra's admin API on port 4445" \
+        in report.render()

@@ -79,6 +79,10 @@ def test_token_lifetime_defaults_are_short():
     ({"vpc_cidrr": "10.0.0.0/16"}, "vpc_cidrr", "no such setting"),
     ({"hydra_max_conns": 100, "hydra_max_tasks": 10}, "hydra_max_conns", "within Aurora's max_connections"),
     ({"db_server_verification": "verify-ca"}, "db_server_verification", "'verify-full' or 'require'"),
+    # Hydra v26.2.0 stalls beyond its pool (ory/hydra#3863, tests/e2e/test_deployed_hydra.py): a burst
+    # spread over the smallest fleet must fit the pools.
+    ({"api_throttle_burst_limit": 26}, "api_throttle_burst_limit", "at most hydra_min_tasks x hydra_max_conns (1 x 25"),
+    ({"hydra_max_conns": 10}, "api_throttle_burst_limit", "(1 x 10 = 10)"),
     ({"account": "123456789012", "region": "ca-west-1", "availability_zones": ["ca-west-1a", "ca-west-1b"]},
      "db_server_verification", "no certificate authority for that region"),
 ])

@@ -18,8 +18,13 @@ CLIENT_ID = "my-frontend-app"
 CALLBACK = "http://localhost:8000/oauth/callback"
 API = "https://api.dev.example.com"
 PASSWORD = "correct horse battery staple"
+STAYED = "(the user chose to stay logged in)"  # what walk() returns when the logout question is answered "stay"
 ALICE = User(username="alice", subject="user-1234", password=hash_password(PASSWORD, iterations=1000),
-             email="alice@example.com", name="Alice Example")
+             email="alice@example.com", name="Alice Example")  # email_verified: not said, so False
+# Users whose remembered sessions the tests forget afterwards (Alice's stay, for the module-scoped tokens).
+BOB = User(username="bob", subject="user-5678", password=ALICE.password, email="bob@example.com",
+           email_verified=True)
+MALLORY = User(username="mallory", subject="user-6666", password=ALICE.password)
 
 
 def trusting(session, stack):
@@ -40,14 +45,14 @@ def oauth_client(stack, **kwargs) -> OAuth2Session:
 
 
 def walk(browser, url: str, *, stop_at: str, username: str = "alice", password: str = PASSWORD,
-         consent: str = "allow", remember: bool = False, seen: list | None = None) -> str:
+         consent: str = "allow", remember: bool = False, logout: str = "logout", seen: list | None = None) -> str:
     """Play the user: follow redirects, log in and answer the consent page (``consent``: allow or deny;
-    ``remember`` ticks the boxes) when asked, until the browser would leave for ``stop_at``. The pages
-    shown are appended to ``seen``."""
+    ``remember`` ticks the boxes) and the logout question (``logout``: logout or stay) when asked, until
+    the browser would go to ``stop_at`` (a URL without its query). The pages shown are appended to ``seen``."""
     seen = [] if seen is None else seen
     ticked = {"remember": "1"} if remember else {}
     for _ in range(20):
-        if url.startswith(stop_at):
+        if url.split("?")[0].split("#")[0] == stop_at:
             return url
         response = browser.get(url, allow_redirects=False)
         if response.status_code in (302, 303):
@@ -71,8 +76,21 @@ def walk(browser, url: str, *, stop_at: str, username: str = "alice", password: 
                 raise AssertionError(f"consent answer refused with HTTP {posted.status_code}")
             url = posted.headers["Location"]
             continue
+        if response.status_code == 200 and 'action="/logout"' in response.text:
+            seen.append("logout")
+            form = dict(re.findall(r'name="(logout_challenge|csrf)" value="([^"]+)"', response.text))
+            posted = browser.post(urllib.parse.urljoin(url, "/logout"), allow_redirects=False,
+                                  data={**form, "action": logout})
+            if posted.status_code != 302:
+                return STAYED if logout == "stay" and posted.status_code == 200 else _refused("logout", posted)
+            url = posted.headers["Location"]
+            continue
         raise AssertionError(f"unexpected answer {response.status_code} from {url}: {response.text[:300]}")
     raise AssertionError("too many redirects")
+
+
+def _refused(step: str, response) -> str:
+    raise AssertionError(f"{step} refused with HTTP {response.status_code}: {response.text[:300]}")
 
 
 def start(stack, client: OAuth2Session | None = None, **extra) -> tuple[OAuth2Session, str, str, str, str]:

@@ -9,13 +9,14 @@ definition's environment.
 from __future__ import annotations
 
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 from authlib.integrations.base_client.errors import OAuthError
 
 from hydra_functions import db_roles
-from hydra_functions.clients import AdminApi, apply, normalize
+from hydra_functions.clients import AdminApi, apply, normalize, validate_client
 from hydra_functions.dsn import parse_dsn
 from hydra_functions.signing_keys import KEY_SETS, ensure_key_sets
 from hydra_constructs.hydra_service import command_environment
@@ -86,6 +87,36 @@ def test_the_runtime_role_serves_and_the_janitor_runs_as_it(fresh):
     config = synthesize("dev").config
     result = fresh.hydra(*janitor_command(config), dsn=fresh.dsn, env=command_environment(config))
     assert result.returncode == 0
+
+
+def test_client_credentials_beyond_the_pool_stall_until_callers_give_up(fresh):
+    """ory/hydra#3863, in the version we deploy: a client_credentials request takes the signing-key lock
+    outside its transaction and then waits for a pool connection, while the requests holding every
+    connection wait for that lock. Within the pool (5 here) all is well; beyond it the task stalls until
+    the callers give up, then recovers. The settings rule `api_throttle_burst_limit <= hydra_min_tasks x
+    hydra_max_conns` stands on this; when an upgrade fixes it, this test fails and the rule can go."""
+    secrets: dict[str, str] = {}
+    apply(AdminApi(fresh.admin_url), [validate_client({
+        "client_id": "stall-probe", "grant_types": ["client_credentials"], "scope": "reports",
+        "token_endpoint_auth_method": "client_secret_basic"})], on_secret=secrets.__setitem__)
+    pool = int(parse_dsn(fresh.dsn).param("max_conns"))
+
+    def token(_: int) -> str:
+        try:
+            answer = requests.post(f"http://127.0.0.1:{fresh.public_port}/oauth2/token", timeout=4,
+                                   data={"grant_type": "client_credentials", "scope": "reports"},
+                                   auth=("stall-probe", secrets["stall-probe"]))
+            return str(answer.status_code)
+        except requests.exceptions.Timeout:
+            return "timeout"
+
+    def burst(in_flight: int, rounds: int) -> list[str]:
+        with ThreadPoolExecutor(in_flight) as threads:
+            return list(threads.map(token, range(in_flight * rounds)))
+
+    assert set(burst(pool, 4)) == {"200"}, "as many in flight as the pool: every request answered"
+    assert "timeout" in burst(3 * pool, 1), "three times the pool at once: the task stalls"
+    assert token(0) == "200", "once the callers gave up, the task serves again"
 
 
 def test_without_the_extension_step_the_first_migration_fails_on_the_owners_rights(monkeypatch):

@@ -1,14 +1,16 @@
 """The guide's whole OAuth2 flow against a real Hydra configured by the synthesized dev task definition.
 
-PostgreSQL, Hydra (built from the Go module proxy), nginx terminating TLS and
-the login/consent app run on loopback ports; the example clients are applied
-with the project's tool; authlib walks the authorization code flow with PKCE
-S256, state and nonce.
+PostgreSQL, Hydra (built from its source archive), Caddy terminating TLS and
+the login/consent app run on loopback ports (tests/e2e/conftest.py); the example
+clients are applied with the project's tool; authlib walks the authorization
+code flow with PKCE S256, state and nonce. The cases Hydra must refuse are in
+test_oauth2_negative.py.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.parse
 
@@ -26,36 +28,16 @@ from hydra_functions.dsn import parse_dsn
 from hydra_on_aws.config import clients as declared_clients
 from hydra_on_aws.ops import clients as cli
 from hydra_on_aws.config.clients import load_clients
-from hydra_on_aws.local.stack import LocalStack, LocalStackError, task_environment
-from hydra_on_aws.local.postgres import PostgresUnavailable
 from hydra_on_aws.tokens.resource_server import serve_in_thread
 from hydra_on_aws.tokens.validator import InvalidToken
 
 from tests.e2e.flow import (
-    ALICE, API, CALLBACK, CLIENT_ID, authorize, discovery, oauth_client, start, trusting, validator, walk,
+    ALICE, API, CALLBACK, CLIENT_ID, PASSWORD, authorize, discovery, oauth_client, start, trusting, validator, walk,
 )
 
 from tests.conftest import ROOT, synthesize
 
 pytestmark = pytest.mark.e2e
-
-@pytest.fixture(scope="module")
-def stack():
-    environment = task_environment(synthesize("dev").templates["Service"])
-    local = LocalStack(users=[ALICE], synthesized=environment)
-    try:
-        local.start()
-    except (LocalStackError, PostgresUnavailable) as error:
-        local.stop()
-        pytest.fail(f"the local Hydra stack could not be started: {error}")
-    apply(AdminApi(local.admin_url), load_clients("dev"))
-    yield local
-    local.stop()
-
-
-@pytest.fixture
-def browser(stack):
-    return trusting(requests.Session(), stack)
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +87,9 @@ def test_code_flow_with_pkce_state_and_nonce_yields_valid_tokens(stack, tokens):
     assert API in claims["aud"], "the audience the client asked for and consent granted"
     assert claims["client_id"] == CLIENT_ID and claims["sub"] == ALICE.subject
     assert abs(claims["exp"] - claims["iat"] - 15 * 60) <= 2, "TTL_ACCESS_TOKEN from the synthesized task definition"
-    id_claims = validator(stack).validate(token["id_token"], audience=CLIENT_ID, nonce=tokens["nonce"])
+    id_claims = validator(stack).validate_id_token(token["id_token"], client_id=CLIENT_ID, nonce=tokens["nonce"])
     assert id_claims["aud"] == [CLIENT_ID] and id_claims["email"] == ALICE.email and id_claims["name"] == ALICE.name
+    assert id_claims["email_verified"] is False, "Alice's account does not say her address is verified"
 
 
 def test_the_guides_aud_equals_client_id_check_would_always_fail(stack, tokens):
@@ -184,11 +167,11 @@ def test_remembered_login_and_consent_are_skipped_until_logout(stack, browser):
     callback = walk(browser, start(stack, audience=API)[1], stop_at=CALLBACK, seen=again)
     assert again == [], "Hydra says skip for both, and the app accepts without a page"
     assert "code" in dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(callback).query))
-    # Logout: Hydra sends the browser to the app's /logout, the app accepts, Hydra lands on the default page.
-    landed = browser.get(discovery(stack)["end_session_endpoint"])
-    assert [r.headers["Location"].split("?")[0] for r in landed.history if "logout_challenge" in
-            r.headers.get("Location", "")] == [f"{stack.login_base}/logout"]
-    assert landed.url == f"{stack.login_base}/"
+    # Logout: Hydra sends the browser to the app's /logout, which asks (no client initiated it); the user
+    # confirms and Hydra lands on the default page.
+    shown: list[str] = []
+    landed = walk(browser, discovery(stack)["end_session_endpoint"], stop_at=f"{stack.login_base}/", seen=shown)
+    assert shown == ["logout"] and landed == f"{stack.login_base}/"
     after: list[str] = []
     walk(browser, start(stack, audience=API)[1], stop_at=CALLBACK, seen=after)
     assert after[:1] == ["login"], "the session is gone"
@@ -329,3 +312,15 @@ def test_bad_challenges_and_wrong_passwords_get_pages_not_tracebacks(stack, brow
     assert browser.get(f"{stack.login_base}/consent").status_code == 400
     with pytest.raises(AssertionError, match="login refused with HTTP 401"):
         walk(browser, start(stack)[1], stop_at=CALLBACK, password="wrong")
+
+
+def test_a_login_form_posted_from_another_browser_is_refused(stack, browser):
+    page = browser.get(start(stack)[1])  # redirects through Hydra to the login form
+    form = dict(re.findall(r'name="(login_challenge|csrf)" value="([^"]+)"', page.text))
+    fields = {**form, "username": "alice", "password": PASSWORD, "action": "login"}
+    other = trusting(requests.Session(), stack)
+    other.get(page.url)  # the other browser has a CSRF cookie of its own
+    refused = other.post(f"{stack.login_base}/login", data=fields, allow_redirects=False)
+    assert refused.status_code == 400 and "did not come from this page" in refused.text
+    accepted = browser.post(f"{stack.login_base}/login", data=fields, allow_redirects=False)
+    assert accepted.status_code == 302 and accepted.headers["Location"].startswith(stack.issuer)

@@ -100,7 +100,7 @@ def test_routine_changes_move_no_cross_stack_export(dev):
     # An export another stack imports cannot change: a routine deploy that moved one (say, a
     # task definition ARN exported for a custom resource) would fail half-way (README, Deploying).
     changed = synthesize("dev", hydra_image="oryd/hydra:v26.3.0", hydra_cpu=512, hydra_memory=1024,
-                         hydra_max_conns=4, ttl_access_token="5m", hydra_admin_port=4446, hydra_public_port=4450,
+                         hydra_max_conns=30, ttl_access_token="5m", hydra_admin_port=4446, hydra_public_port=4450,
                          janitor_schedule="rate(2 hours)", db_max_capacity=4)
     assert exports(changed) == exports(dev)
 
