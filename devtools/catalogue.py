@@ -135,17 +135,20 @@ CATALOGUE: tuple[Change, ...] = (
     _c("api_stage_name", {"api_stage_name": "v1"}, routine=False,
        how="the stage (and the issuer without a custom domain) changes: deploy once with the old stage's "
            "export kept (stack.export_value() on the Ingress stack), then again without it"),
-    _c("api_throttle_rate_limit", {"api_throttle_rate_limit": 40}, {"api_throttle_rate_limit": 250}),
-    _c("api_throttle_burst_limit", {"api_throttle_burst_limit": 20}, {"api_throttle_burst_limit": 60}),
+    _c("api_throttle_rate_limit", {"api_throttle_rate_limit": 8}, {"api_throttle_rate_limit": 30}),
+    _c("api_throttle_burst_limit", {"api_throttle_burst_limit": 15}, {"api_throttle_burst_limit": 50}),
     _c("api_cloudwatch_role", {"api_cloudwatch_role": False}),
     _c("waf_enabled", {"waf_enabled": True}, None, note="production requires WAF"),
     _c("waf_token_rate_limit", {"waf_token_rate_limit": 500}),
     _c("alarm_email", {"alarm_email": "oncall@example.com"}),
     _c("bastion_instance_type", {"bastion_instance_type": "t4g.micro"}),
     _c("admin_allowed_cidrs", {"admin_allowed_cidrs": ["10.50.0.0/24"]}),
-    _c("introspection_door", {"introspection_door": True},
-       note="turning it off again deletes the door: first remove every grant_introspection() (their rules "
-            "import the door's security group)"),
+    _c("introspection_door", {"introspection_door": True}),
+    _c("turning the introspection door off", {"introspection_door": False}, before={"introspection_door": True},
+       settings=("introspection_door",), routine=False,
+       how="the Service stack imports the door's target group: remove every grant_introspection() first, "
+           "then deploy the Service stack alone with the door off (cdk deploy --exclusively "
+           "Hydra-<env>-Service), then everything"),
 )
 
 

@@ -25,12 +25,13 @@ class IntrospectionDoor(Construct):
 
     - one listener rule forwards ``POST`` on exactly :data:`INTROSPECTION_PATH` to the admin port;
       the listener's default answers 404, so any other path or method never reaches Hydra;
-    - internal, in the private subnets, with its own security group that accepts only the security
-      groups passed to :meth:`grant_introspection` (no CIDR, nothing from the VPC at large);
+    - internal, in the private subnets, with its own security group that this construct opens only
+      to the security groups passed to :meth:`grant_introspection` (no CIDR);
     - the tasks accept the admin port from the door's security group; its egress is that port only.
 
-    The admin-API guard checks all of this in the synthesized templates (the door's rules, its
-    scheme and its inbound rules); see the README's "Revocation at resource servers".
+    The admin-API guard checks what it forwards (``introspection-door``), that it is internal and not
+    behind API Gateway, and that whatever its security group admits is inside the VPC, as for every
+    load balancer reaching the admin port; see the README's "Who can reach what".
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: HydraConfig, vpc: ec2.IVpc,
@@ -42,7 +43,9 @@ class IntrospectionDoor(Construct):
             description="Introspection door: HTTP from security groups granted introspection only")
         self.load_balancer = elbv2.ApplicationLoadBalancer(
             self, "Alb", vpc=vpc, vpc_subnets=subnets, internet_facing=False,
-            security_group=self.security_group, deletion_protection=config.production,
+            # No deletion protection (unlike the NLBs): it holds nothing, the next deploy recreates it, and
+            # turning the door off must be able to delete it (README: Routine changes).
+            security_group=self.security_group, deletion_protection=False,
             drop_invalid_header_fields=True, desync_mitigation_mode=elbv2.DesyncMitigationMode.STRICTEST,
             idle_timeout=Duration.seconds(30))
         self.target_group = elbv2.ApplicationTargetGroup(

@@ -47,19 +47,33 @@ def verify_login(dsn: str, *, attempts: int = 6, delay: float = 10.0) -> None:
                        f"{type(last).__name__}: {last}")
 
 
+def _pool_of(dsn: str | None) -> int | None:
+    """The ``max_conns`` a stored DSN names (None: no DSN there yet, or none named)."""
+    try:
+        value = parse_dsn(dsn).param("max_conns") if dsn else None
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
 def publish_dsn(*, secrets: Any, source_secret_id: str, target_secret_id: str, max_conns: int,
-                verify: bool = True, source_version_stage: str = "AWSCURRENT") -> bool:
+                verify: bool = True, source_version_stage: str = "AWSCURRENT", keep_pool: bool = False) -> bool:
     """Compose the DSN from ``source_secret_id`` and store it in ``target_secret_id``.
 
+    ``keep_pool``: keep the ``max_conns`` of the DSN already stored (``max_conns`` only when there is
+    none). The rotation follower recomposes with it: the deploy's composer (the Stateful stack) owns the
+    pool size, and a follower whose own copy is a deploy behind must not write an old pool back.
     Returns whether a new DSN version was written. Raises before writing if
     the DSN cannot log in.
     """
+    current = secrets.get_secret_value(SecretId=target_secret_id).get("SecretString")
+    if keep_pool:
+        max_conns = _pool_of(current) or max_conns
     credentials = json.loads(secrets.get_secret_value(
         SecretId=source_secret_id, VersionStage=source_version_stage)["SecretString"])
     dsn = dsn_from_secret(credentials, max_conns=max_conns)
     if verify:
         verify_login(dsn)
-    current = secrets.get_secret_value(SecretId=target_secret_id).get("SecretString")
     if current == dsn:
         LOG.info("DSN secret already up to date")
         return False
@@ -105,7 +119,7 @@ def reconcile(*, secrets: Any = None, ecs: Any = None) -> dict:
     targets = json.loads(os.environ["DSN_TARGETS"])
     repaired = [t for t in targets
                 if publish_dsn(secrets=secrets, source_secret_id=t["source"], target_secret_id=t["target"],
-                               max_conns=int(t["maxConns"]), verify=True)]
+                               max_conns=int(t["maxConns"]), verify=True, keep_pool=True)]
     if any(t.get("redeploy") for t in repaired):
         _redeploy(ecs)
     return {"status": "reconciled", "repaired": [t["target"] for t in repaired]}
@@ -133,7 +147,7 @@ def on_rotation(event: dict, _context: Any = None, *, secrets: Any = None, ecs: 
     secrets = secrets or boto3.client("secretsmanager")
     for target in matches:
         publish_dsn(secrets=secrets, source_secret_id=target["source"], target_secret_id=target["target"],
-                    max_conns=int(target["maxConns"]), verify=True)
+                    max_conns=int(target["maxConns"]), verify=True, keep_pool=True)
     if any(t.get("redeploy") for t in matches):
         _redeploy(ecs)
     return {"status": "recomposed", "targets": [t["target"] for t in matches]}

@@ -224,14 +224,18 @@ def route_from(path: str, target_groups: list[Ref], conditions: Any, transforms:
         if config is None:
             continue  # host, header, query string, source IP: they only narrow what else matches
         block = condition.get(config)
-        values = block.get("Values") if isinstance(block, dict) else None
-        if values is None:
-            values = condition.get("Values")
-        if isinstance(block, dict) and block.get("RegexValues"):
-            values = ["(a regular expression)"]
-        if not isinstance(values, list) or any(text(v) is None for v in values):
+        if block is not None and not isinstance(block, dict):
             route.unresolved = f"{field_name} values cannot be resolved"
             return route
+        # The legacy Values and the config block's Values together: a rule carrying both must not pass
+        # on the exact one alone.
+        lists = [v for v in ((block or {}).get("Values"), condition.get("Values")) if v is not None]
+        if (block or {}).get("RegexValues"):
+            lists.append(["(a regular expression)"])
+        if not lists or any(not isinstance(v, list) or any(text(x) is None for x in v) for v in lists):
+            route.unresolved = f"{field_name} values cannot be resolved"
+            return route
+        values = [x for v in lists for x in v]
         (route.path_conditions if field_name == "path-pattern" else route.method_conditions).append(
             tuple(text(v) for v in values))
     return route

@@ -238,7 +238,7 @@ class AccountReader:
                 label = f"listener {listener.get('Port')} of {name}"
                 groups = self._action_groups(listener.get("DefaultActions", []), net)
                 routes = [Route(f"{label} (default action)", list(groups))]
-                for rule in elbv2.describe_rules(ListenerArn=listener["ListenerArn"]).get("Rules", []):
+                for rule in _pages(elbv2, "describe_rules", "Rules", ListenerArn=listener["ListenerArn"]):
                     rule_groups = self._action_groups(rule.get("Actions", []), net)
                     groups += rule_groups
                     if not rule.get("IsDefault"):

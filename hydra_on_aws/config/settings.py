@@ -42,6 +42,12 @@ from hydra_on_aws.config.hydra import DEFAULT_IMAGE
 PUBLIC_TARGET_GROUP_PORT = 4444
 ADMIN_TARGET_GROUP_PORT = 4445
 
+# What one vCPU of Hydra v26.2.0 serves of its costliest common token request (client_credentials:
+# an RSA-4096 signature and a secret check), measured by `make loadtest` at 47-60 per second (README:
+# Capacity), with 15% off for headroom. The stage's rate limit may not let through more than the
+# smallest fleet serves: beyond that, requests pile up in the tasks and Hydra stalls (ory/hydra#3863).
+TOKENS_PER_VCPU = 40
+
 CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
 ENVIRONMENTS_KEY = "hydra:environments"
 ENV_SELECTOR_KEY = "env"
@@ -358,8 +364,8 @@ class HydraConfig(BaseModel):
     hosted_zone_name: ZoneName | None = setting(None, "Name of `hosted_zone_id`.")
     certificate_arn: CertificateArn | None = setting(None, "Existing ACM certificate for `domain_name`, in the stacks' region; null creates one validated in `hosted_zone_id`.")
     api_stage_name: StageName = setting("hydra", "API Gateway stage; part of the issuer when no domain is set.")
-    api_throttle_rate_limit: Annotated[int, Field(ge=1, le=100000)] = setting(25, "Stage-wide steady-state requests per second: about what the largest fleet serves at the CPU target (README: Capacity).")
-    api_throttle_burst_limit: Annotated[int, Field(ge=1, le=100000)] = setting(25, "Stage-wide burst; at most `hydra_min_tasks` x `hydra_max_conns`, so a burst spread over the smallest fleet stays within each task's pool.")
+    api_throttle_rate_limit: Annotated[int, Field(ge=1, le=100000)] = setting(10, "Stage-wide steady-state requests per second; at most what the smallest fleet serves of the costliest token request: `hydra_min_tasks` x `hydra_cpu`/1024 x 40 (README: Capacity).")
+    api_throttle_burst_limit: Annotated[int, Field(ge=1, le=100000)] = setting(20, "Stage-wide burst; at most `hydra_min_tasks` x `hydra_max_conns`, so a burst spread over the smallest fleet stays within each task's pool.")
     api_cloudwatch_role: bool = setting(True, "Create API Gateway's account-wide CloudWatch role; false when another stack in the account and region owns it.")
     waf_enabled: bool = setting(False, "Attach a WAF web ACL to the stage.")
     waf_token_rate_limit: Annotated[int, Field(ge=10, le=2000000000)] = setting(1000, "Requests per 5 minutes per client IP to the token endpoint before WAF blocks.")
@@ -557,6 +563,12 @@ def _check_relations(c: HydraConfig, prefix: str) -> None:
         for key, ok, expected in floors:
             if not ok:
                 fail(key, expected)
+    smallest_fleet = int(c.hydra_min_tasks * c.hydra_cpu / 1024 * TOKENS_PER_VCPU)
+    if c.api_throttle_rate_limit > smallest_fleet:
+        fail("api_throttle_rate_limit", f"at most what the smallest fleet serves of the costliest token request: "
+             f"hydra_min_tasks x hydra_cpu/1024 x {TOKENS_PER_VCPU} ({c.hydra_min_tasks} x {c.hydra_cpu}/1024 x "
+             f"{TOKENS_PER_VCPU} = {smallest_fleet}); more piles up in the tasks until Hydra v26.2.0 stalls "
+             "(ory/hydra#3863); raise hydra_min_tasks or hydra_cpu, or lower the rate")
     if c.api_throttle_burst_limit > c.hydra_min_tasks * c.hydra_max_conns:
         fail("api_throttle_burst_limit", f"at most hydra_min_tasks x hydra_max_conns ({c.hydra_min_tasks} x "
              f"{c.hydra_max_conns} = {c.hydra_min_tasks * c.hydra_max_conns}): a burst spread over the smallest "

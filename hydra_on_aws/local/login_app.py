@@ -149,6 +149,11 @@ def id_token_claims(user: User | None, scopes: list[str]) -> dict[str, Any]:
     return claims
 
 
+def _same(given: str, expected: str) -> bool:
+    """Constant-time comparison of what the browser sent (any text, non-ASCII too) with what we expect."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
+
+
 def _cookie(name: str, value: str, *, max_age: int | None = None) -> str:
     """A __Host- cookie: Secure, Path=/, no Domain; HttpOnly and SameSite=Lax."""
     attributes = f"{name}={value}; Path=/; Secure; HttpOnly; SameSite=Lax"
@@ -180,8 +185,7 @@ class LoginApp:
 
     def csrf_ok(self, form: dict, cookies: dict, challenge_name: str) -> bool:
         secret, challenge = cookies.get(CSRF_COOKIE), form.get(challenge_name, "")
-        return bool(secret and challenge) and hmac.compare_digest(
-            form.get("csrf", ""), self._sign("csrf", secret, challenge))
+        return bool(secret and challenge) and _same(form.get("csrf", ""), self._sign("csrf", secret, challenge))
 
     def _remember_session(self, headers: dict, session_id: str | None) -> None:
         """Which Hydra login session this browser holds, signed: what an RP-initiated logout must match."""
@@ -191,7 +195,7 @@ class LoginApp:
 
     def _session_of(self, cookies: dict) -> str | None:
         session_id, _, signature = cookies.get(SESSION_COOKIE, "").rpartition(".")
-        if session_id and hmac.compare_digest(signature, self._sign("session", session_id)):
+        if session_id and _same(signature, self._sign("session", session_id)):
             return session_id
         return None
 
@@ -280,7 +284,7 @@ asks for:</p><ul>{scopes}</ul>
             return self.error_page(400, "This page needs a logout_challenge from Hydra.")
         request = self.admin.get("logout", challenge)
         mine = self._session_of(cookies)
-        if request.get("rp_initiated") and mine and hmac.compare_digest(mine, request.get("sid") or ""):
+        if request.get("rp_initiated") and mine and _same(mine, request.get("sid") or ""):
             # A client asked, with a valid id_token_hint, for the session this browser holds.
             return self.redirect(self.admin.accept("logout", challenge))
         headers: dict = {}

@@ -47,6 +47,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import http.client
 import json
 import ssl
 import threading
@@ -75,10 +76,13 @@ def fetch_json(url: str, *, timeout: float = 5.0, context: ssl.SSLContext | None
 
 def post_form(url: str, form: dict[str, str], *, timeout: float = 2.0,
               context: ssl.SSLContext | None = None) -> Any:
+    """POST ``form`` straight to ``url``: never through an HTTP(S)_PROXY from the environment (the form
+    carries a token, and the introspection door is inside the VPC)."""
     request = urllib.request.Request(url, data=urllib.parse.urlencode(form).encode(), method="POST", headers={
         "Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded",
         "User-Agent": "hydra-tokens/1"})
-    with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context))
+    with opener.open(request, timeout=timeout) as response:
         return json.loads(response.read())
 
 
@@ -121,7 +125,7 @@ class Introspection:
             return known
         try:
             answer = self.post(self.url, {"token": token})
-        except (OSError, urllib.error.URLError, ValueError) as error:
+        except (OSError, urllib.error.URLError, http.client.HTTPException, ValueError) as error:
             raise InvalidToken(f"introspection unavailable ({type(error).__name__}): refused") from None
         active = isinstance(answer, dict) and answer.get("active") is True and \
             answer.get("token_use", "access_token") == "access_token"

@@ -137,6 +137,11 @@ def _(copy):
     conditions(copy)[0] = {"Field": "path-pattern", "Values": ["/admin/oauth2/*"]}
 
 
+@case("the legacy Values beside the exact config block")
+def _(copy):
+    conditions(copy)[0]["Values"] = ["/admin/*"]
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_the_guard_refuses_more_than_the_introspection_path_through_the_door(dev_with_neighbours, name):
     copy = Copy(dev_with_neighbours, parts=("Ingress",))

@@ -83,6 +83,7 @@ def test_token_lifetime_defaults_are_short():
     # spread over the smallest fleet must fit the pools.
     ({"api_throttle_burst_limit": 26}, "api_throttle_burst_limit", "at most hydra_min_tasks x hydra_max_conns (1 x 25"),
     ({"hydra_max_conns": 10}, "api_throttle_burst_limit", "(1 x 10 = 10)"),
+    ({"api_throttle_rate_limit": 11}, "api_throttle_rate_limit", "hydra_min_tasks x hydra_cpu/1024 x 40 (1 x 256/1024"),
     ({"account": "123456789012", "region": "ca-west-1", "availability_zones": ["ca-west-1a", "ca-west-1b"]},
      "db_server_verification", "no certificate authority for that region"),
 ])

@@ -72,3 +72,22 @@ def test_other_secrets_and_events_are_ignored(rotated):
     started["detail"]["eventName"] = "RotationStarted"
     assert dsn_composer.on_rotation(started, secrets=secrets, ecs=None)["status"] == "ignored"
     assert secrets.get_secret_value(SecretId=target)["SecretString"] == "old"
+
+
+def test_the_follower_keeps_the_pool_the_deploy_composed(rotated, postgres):
+    """The pool size belongs to the deploy (the Stateful stack's composer writes it first); the follower's
+    own copy (the Operations stack, deployed last) may be a deploy behind and must not write it back."""
+    secrets, ecs, source, target, user = rotated
+    secrets.put_secret_value(SecretId=target, SecretString="postgres://someone:x@db:5432/hydra?sslmode=require"
+                                                           "&max_conns=40")
+    dsn_composer.on_rotation(rotation_event(source), secrets=secrets, ecs=ecs)
+    parts = parse_dsn(secrets.get_secret_value(SecretId=target)["SecretString"])
+    assert (parts.username, parts.param("max_conns")) == (f"{user}_clone", "40"), "follower's copy says 7"
+    assert dsn_composer.on_rotation({"detail-type": "Scheduled Event"}, secrets=secrets, ecs=ecs) == \
+        {"status": "reconciled", "repaired": []}, "the hourly reconciler leaves a current DSN alone"
+
+
+def test_without_a_dsn_yet_the_follower_uses_its_own_pool(rotated):
+    secrets, ecs, source, target, _ = rotated  # the target holds "old", not a DSN
+    dsn_composer.on_rotation(rotation_event(source), secrets=secrets, ecs=ecs)
+    assert parse_dsn(secrets.get_secret_value(SecretId=target)["SecretString"]).param("max_conns") == "7"

@@ -226,3 +226,14 @@ def test_a_wrong_password_shows_the_form_again_and_accepts_nothing(app, hydra):
     status, _, body = browser("POST", "/login", form={**form_of(page), "username": "alice", "password": "nope",
                                                       "action": "login"})
     assert status == 401 and "wrong password" in body and hydra.accepted("login") == []
+
+
+def test_non_ascii_tokens_and_cookies_are_refused_not_crashed_on(app, hydra):
+    browser = Browser(app)
+    _, _, page = browser("GET", "/login", {"login_challenge": "L1"})
+    status, _, body = browser("POST", "/login", form={**form_of(page), "csrf": "é" * 64, "username": "alice",
+                                                      "password": PASSWORD, "action": "login"})
+    assert status == 400 and "did not come from this page" in body
+    hydra.requests[("logout", "O1")] = {"rp_initiated": True, "sid": "sess-1"}
+    browser.cookies[SESSION_COOKIE] = "sess-1.é"
+    assert browser("GET", "/logout", {"logout_challenge": "O1"})[0] == 200, "asks; no 500"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -19,14 +20,14 @@ from pathlib import Path
 import pytest
 
 from hydra_on_aws.local.front import FrontUnavailable
-from hydra_on_aws.local.postgres import ensure_installed
+from hydra_on_aws.local.downloads import for_this_machine
+from hydra_on_aws.local.postgres import POSTGRESQL, install_dir
 from hydra_on_aws.local.stack import LocalStack
 from hydra_on_aws.tokens.validator import fetch_json
 
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
-TMP = Path(tempfile.gettempdir())
 
 
 def answers(url: str, context=None) -> bool:
@@ -40,13 +41,16 @@ def answers(url: str, context=None) -> bool:
 
 
 def test_make_local_prints_a_working_issuer_and_ctrl_c_stops_everything():
-    ensure_installed()  # the unpacked PostgreSQL is a cache that stays: unpack it before looking at /tmp
-    before = set(os.listdir(TMP))
+    # A temporary folder of its own (TMPDIR), so that nothing else running on the machine counts; open to
+    # the unprivileged user PostgreSQL runs as under root, as /tmp is.
+    private = Path(tempfile.mkdtemp(prefix="make-local-tmp-"))
+    private.chmod(0o1777)
+    cache = install_dir(for_this_machine(POSTGRESQL, "PostgreSQL")).name  # root unpacks PostgreSQL there: it stays
     # Its own process group, as a shell gives a foreground job; Ctrl-C signals the whole group.
     # Started with SIGINT ignored, as a background job inherits it: Ctrl-C must still work.
     process = subprocess.Popen([sys.executable, "-m", "hydra_on_aws.local.stack"], cwd=ROOT, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                               env={**os.environ, "PYTHONFAULTHANDLER": "1"},
+                               env={**os.environ, "PYTHONFAULTHANDLER": "1", "TMPDIR": str(private)},
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     lines: list[str] = []
     try:
@@ -82,7 +86,10 @@ def test_make_local_prints_a_working_issuer_and_ctrl_c_stops_everything():
     assert "Traceback" not in errors, errors
     for url, what in ((admin + "/health/alive", "Hydra"), (issuer, "the TLS front")):
         assert not answers(url, context if url.startswith("https") else None), f"{what} still answers after Ctrl-C"
-    assert set(os.listdir(TMP)) - before == set(), "make local left files in the temporary folder"
+    try:
+        assert set(os.listdir(private)) - {cache} == set(), "make local left files in the temporary folder"
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
 
 
 def test_a_start_that_fails_half_way_stops_what_it_started():

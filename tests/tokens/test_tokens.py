@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 
 import jwt
@@ -217,8 +218,38 @@ def test_introspection_checks_the_jwt_first_and_refuses_other_token_kinds():
 
 
 @pytest.mark.parametrize("failure", [OSError("connection refused"), TimeoutError("timed out"),
-                                     ValueError("not JSON")])
+                                     ValueError("not JSON"), http.client.IncompleteRead(b"{"),
+                                     http.client.BadStatusLine("garbage")])
 def test_introspection_fails_closed(failure):
     clock = Clock()
     with pytest.raises(InvalidToken, match="introspection unavailable"):
         introspecting(clock, FakeIntrospection(failure)).validate(token(clock))
+
+
+def test_introspection_never_goes_through_a_proxy_from_the_environment(monkeypatch):
+    import http.server
+    import threading
+    from hydra_on_aws.tokens.validator import post_form
+    seen = []
+
+    class Hydra(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            seen.append(self.path)
+            body = b'{"active": true}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hydra)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")   # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "")
+    try:
+        assert post_form(f"http://127.0.0.1:{server.server_address[1]}/admin/oauth2/introspect",
+                         {"token": "t"}) == {"active": True}
+        assert seen == ["/admin/oauth2/introspect"]
+    finally:
+        server.shutdown()
