@@ -163,6 +163,9 @@ def dev_with_neighbours() -> Synthesized:
 
 
 MOTO_REGION = "eu-west-1"
+# moto loads ~2,000 default AMIs into every EC2 backend it creates or resets: most of the live
+# check's test time. Nothing here launches from them (moto does not validate image ids).
+os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from hydra_on_aws.local.tls import LocalCA
 from hydra_on_aws.boundary.verify import AccountReader, Report, main, verify
 
 from tests.conftest import MOTO_REGION as REGION
-from tests.support.derived_account import Derived, derive
+from tests.support.derived_account import Derived, derive, derived
 from tests.support.template_copies import FOREIGN_ACCOUNT
 
 ENV = "dev"
@@ -39,18 +39,31 @@ ENV = "dev"
 _LOADER = botocore.loaders.create_loader()   # service models parsed once for the module, not per session
 
 
+class _Session(boto3.Session):
+    """One client per service for the test: deriving an account and tampering with it asks for
+    hundreds, and building each anew would dominate the test's cost."""
+
+    def client(self, service_name, *args, **kwargs):
+        if args or kwargs:
+            return super().client(service_name, *args, **kwargs)
+        clients = self.__dict__.setdefault("_clients", {})
+        if service_name not in clients:
+            clients[service_name] = super().client(service_name)
+        return clients[service_name]
+
+
 @pytest.fixture
 def aws(moto_session):
-    """moto's session (the conftest fixture), on a loader shared across tests: deriving an account creates
-    a dozen clients, and parsing their models again for every test would dominate its cost."""
+    """moto's session (the conftest fixture), on a loader shared across tests: parsing the service
+    models again for every test would dominate its cost."""
     core = botocore.session.get_session()
     core.register_component("data_loader", _LOADER)
-    return boto3.Session(botocore_session=core, region_name=moto_session.region_name)
+    return _Session(botocore_session=core, region_name=moto_session.region_name)
 
 
 @pytest.fixture
 def account(aws, dev) -> Derived:
-    return derive(aws, dev)
+    return derived(aws, dev)
 
 
 def failed_rules(report: Report) -> set[str]:
@@ -197,6 +210,23 @@ def test_a_rule_opening_the_admin_port_to_the_internet_fails(account):
     assert failed_rules(report) == {"admin-port-ingress"}
     assert f"{tasks} (LoadBalancersHydraTasksSecurityGroupE940BC43): tcp 4445 into {tasks} " \
            "(LoadBalancersHydraTasksSecurityGroupE940BC43) from 0.0.0.0/0 (anywhere)" in report.render()
+
+
+def test_each_test_tampers_with_its_own_copy_of_the_derived_account(aws, dev):
+    # derived() restores one kept state instead of deriving again: what a test changes (a rule, a
+    # new interface) must reach neither the next test's account nor the kept copy, whether the
+    # account it changed was derived afresh or restored.
+    for _ in range(3):
+        account = derived(aws, dev)
+        tasks = account.id("HydraTasksSecurityGroup/Resource")
+        ec2 = account.session.client("ec2")
+        assert failed_rules(verify(account.session, ENV)) == set()
+        assert ec2.describe_network_interfaces(Filters=[{"Name": "group-id", "Values": [tasks]}])[
+            "NetworkInterfaces"] == []
+        ec2.authorize_security_group_ingress(GroupId=tasks, IpPermissions=[{
+            "IpProtocol": "tcp", "FromPort": 4445, "ToPort": 4445, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+        ec2.create_network_interface(SubnetId=account.id("privateSubnet1/Subnet"), Groups=[tasks])
+        assert failed_rules(verify(account.session, ENV)) == {"admin-port-ingress"}
 
 
 def test_an_internet_facing_load_balancer_forwarding_to_the_admin_port_fails(account):

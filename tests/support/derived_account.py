@@ -13,15 +13,18 @@ id or ARN where something else names it. Egress rules are left out: the check re
 
 from __future__ import annotations
 
+import copy
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from moto.backends import get_backend
 
 from tests.conftest import stack_with_outputs
 
 ACCOUNT = "123456789012"
-AMI = "ami-12c6146b"          # an image moto knows; stands in for the SSM parameter of the latest AL2023
+AMI = "ami-12c6146b"          # stands in for the SSM parameter of the latest AL2023 (moto does not check image ids)
 
 
 @dataclass
@@ -329,3 +332,25 @@ def derive(session: Any, synth: Any, *, issuer: str | None = None) -> Derived:
         path = (templates[stack]["Resources"][lid].get("Metadata") or {}).get("aws:cdk:path", f"{stack}/{lid}")
         derived.physical[path] = attrs
     return derived
+
+
+# The services derive() writes to. SSM is left out: only the marker parameters of the output stacks
+# live there (nothing reads them), and moto's SSM store cannot be deep-copied.
+_SERVICES = ("ec2", "elbv2", "ecs", "apigateway", "cloudformation", "stepfunctions", "scheduler")
+_SNAPSHOTS: dict[int, tuple[Derived, dict[str, Any]]] = {}
+
+
+def derived(session: Any, synth: Any) -> Derived:
+    """:func:`derive`, once per synthesized configuration and test session: moto's state right after
+    the first derivation is kept as a deep copy, and later calls (each inside a fresh ``mock_aws``)
+    put a new copy of it back instead of creating every resource again through the API. A test's
+    tampering changes only its own copy."""
+    if id(synth) not in _SNAPSHOTS:
+        account = derive(session, synth)
+        _SNAPSHOTS[id(synth)] = (account, copy.deepcopy(
+            {name: get_backend(name)[ACCOUNT] for name in _SERVICES if ACCOUNT in get_backend(name)}))
+        return account
+    account, saved = _SNAPSHOTS[id(synth)]
+    for name, backends in copy.deepcopy(saved).items():
+        get_backend(name)[ACCOUNT] = backends
+    return replace(account, session=session, physical=copy.deepcopy(account.physical))
