@@ -27,6 +27,7 @@ from pathlib import Path
 from hydra_on_aws.config.hydra import (
     HYDRA_BUILD_DATE, HYDRA_COMMIT, HYDRA_VERSION, SOURCE_ARCHIVE, SOURCE_PREFIX, SOURCE_TAR_SHA256, SOURCE_URL,
 )
+from hydra_on_aws.local.downloads import extract_tar
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache"
@@ -91,7 +92,7 @@ def build(out: Path) -> None:
         CACHE.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".hydra-src-", dir=CACHE))
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-            tar.extractall(staging, filter="data")
+            extract_tar(tar, staging)
         source.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(source, ignore_errors=True)
         os.replace(staging / SOURCE_PREFIX, source)

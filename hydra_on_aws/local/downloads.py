@@ -11,6 +11,7 @@ import hashlib
 import os
 import platform
 import sys
+import tarfile
 import tempfile
 import urllib.request
 from dataclasses import dataclass
@@ -90,3 +91,38 @@ def fetch(pinned: Pinned, *, folder: Path = DOWNLOADS, say=lambda text: print(te
         if os.path.exists(partial):
             os.unlink(partial)
     return target
+
+
+def extract_tar(tar: tarfile.TarFile, dest: Path) -> None:
+    """``tar.extractall(dest)``, refusing anything that would land outside ``dest``.
+
+    Python's own "data" filter where the interpreter has it (3.11.4 and later); before that (Debian
+    12 ships 3.11.2) the same rules by hand: regular files, folders and links only, absolute names
+    made relative, no escaping names, links that stay inside, no set-id bits and no write for
+    group or others.
+    """
+    if hasattr(tarfile, "data_filter"):
+        try:
+            tar.extractall(dest, filter="data")
+        except tarfile.TarError as error:  # the filter's refusals
+            raise DownloadFailed(f"the archive cannot be unpacked into {dest}: {error}: refused") from None
+        return
+    root = Path(dest).resolve()
+
+    def inside(path: Path) -> bool:
+        return path.resolve() == root or path.resolve().is_relative_to(root)
+
+    for member in tar.getmembers():
+        member.name = member.name.lstrip("/" + os.sep)  # as the filter: absolute names unpack inside
+        where = root / member.name
+        if not inside(where):
+            raise DownloadFailed(f"{member.name!r} in the archive would land outside {root}: refused")
+        if member.issym() and (os.path.isabs(member.linkname) or not inside(where.parent / member.linkname)):
+            raise DownloadFailed(f"{member.name!r} links to {member.linkname!r}, outside {root}: refused")
+        if member.islnk() and (os.path.isabs(member.linkname) or not inside(root / member.linkname)):
+            raise DownloadFailed(f"{member.name!r} links to {member.linkname!r}, outside {root}: refused")
+        if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
+            raise DownloadFailed(f"{member.name!r} in the archive is a device or a pipe: refused")
+        member.mode &= 0o755
+        member.uid, member.gid, member.uname, member.gname = os.geteuid(), os.getegid(), "", ""  # whoever unpacks
+    tar.extractall(dest)

