@@ -69,7 +69,7 @@ $(ACTIONLINT): tools/actionlint/go.mod tools/actionlint/go.sum
 
 # The deployed Hydra from its pinned source archive; never committed.
 $(HYDRA): hydra_on_aws/config/hydra.py devtools/build_hydra.py | $(PY_STAMP)
-	$(call say,building the deployed Ory Hydra from its pinned source with Go (about 4 minutes the first time))
+	$(call say,building the deployed Ory Hydra from its pinned source with Go (1 to 4 minutes the first time))
 	$(PY) -m devtools.build_hydra --out $@
 
 # The version before it, from the Go module proxy, pinned by tools/hydra/go.mod and go.sum.
