@@ -28,6 +28,7 @@ from hydra_functions.dsn import parse_dsn
 from hydra_on_aws.config import clients as declared_clients
 from hydra_on_aws.ops import clients as cli
 from hydra_on_aws.config.clients import load_clients
+from hydra_on_aws.local.stack import LocalStack, task_environment
 from hydra_on_aws.tokens.resource_server import serve_in_thread
 from hydra_on_aws.tokens.validator import InvalidToken
 
@@ -324,3 +325,23 @@ def test_a_login_form_posted_from_another_browser_is_refused(stack, browser):
     assert refused.status_code == 400 and "did not come from this page" in refused.text
     accepted = browser.post(f"{stack.login_base}/login", data=fields, allow_redirects=False)
     assert accepted.status_code == 302 and accepted.headers["Location"].startswith(stack.issuer)
+
+
+# --------------------------------------------- where loopback has one address ---
+
+def test_the_flow_works_where_loopback_is_only_127_0_0_1(monkeypatch):
+    # macOS aliases only 127.0.0.1 unless root adds more: there Hydra is https://127.0.0.1:<port>/dev/
+    # and the login app https://localhost:<port>, still two sites. Forced here, where 127/8 is loopback.
+    monkeypatch.setattr("hydra_on_aws.local.stack.loopback_hosts", lambda: ("127.0.0.1", "localhost"))
+    environment = task_environment(synthesize("dev").templates["Service"])
+    local = LocalStack(users=[ALICE], synthesized=environment)
+    try:
+        local.start()
+        apply(AdminApi(local.admin_url), load_clients("dev"))
+        assert local.issuer.startswith("https://127.0.0.1:") and local.login_base.startswith("https://localhost:")
+        client, callback, state, verifier, _ = authorize(local, trusting(requests.Session(), local))
+        token = client.fetch_token(discovery(local)["token_endpoint"], authorization_response=callback, state=state,
+                                   code_verifier=verifier)
+        assert validator(local).validate(token["access_token"])["sub"] == ALICE.subject
+    finally:
+        local.stop()
